@@ -1,0 +1,117 @@
+"""Configuration from environment variables (``Verifier.from_env``, the CLI, the adapters).
+
+With the default prefix ``DESCOPE_AUDIT_``:
+
+=============================  ==========================================================
+``HMAC_SECRET``                the connector's HMAC secret; several, comma-separated, rotate
+``BEARER_TOKEN``               Bearer token(s), comma-separated
+``API_KEY_HEADER``             API key type: the header name (the connector's "key")
+``API_KEY``                    API key type: the value(s), comma-separated
+``BASIC_USERNAME``             Basic type: the username
+``BASIC_PASSWORD``             Basic type: the password(s), comma-separated
+``HEADERS``                    static headers as a JSON object, ``{"x-env": "prod"}``
+``MAX_BODY_BYTES``             body size limit in bytes (default 1048576)
+``SIGNED_FORMS``               accepted signed forms, comma-separated (default: all four)
+``ALLOW_UNAUTHENTICATED``      ``true`` to accept a connector with no auth and no secret
+=============================  ==========================================================
+
+Error messages name variables, never their values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._errors import ConfigurationError
+from ._forms import FORMS
+
+__all__ = ["ENV_VARS", "kwargs_from_env", "parse_bool", "parse_header_pairs"]
+
+ENV_VARS = (
+    "HMAC_SECRET",
+    "BEARER_TOKEN",
+    "API_KEY_HEADER",
+    "API_KEY",
+    "BASIC_USERNAME",
+    "BASIC_PASSWORD",
+    "HEADERS",
+    "MAX_BODY_BYTES",
+    "SIGNED_FORMS",
+    "ALLOW_UNAUTHENTICATED",
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false")
+
+
+def parse_header_pairs(value: str, name: str) -> dict[str, str]:
+    """A JSON object of header name to value."""
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a JSON object of header names to values") from None
+    if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+        raise ConfigurationError(f"{name} must be a JSON object of header names to string values")
+    return loaded
+
+
+def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
+    def get(key: str) -> str:
+        return env.get(prefix + key, "").strip()
+
+    choices: list[Auth] = []
+    if get("BEARER_TOKEN"):
+        choices.append(BearerToken(*_split(get("BEARER_TOKEN"))))
+    if get("API_KEY_HEADER") or get("API_KEY"):
+        if not (get("API_KEY_HEADER") and get("API_KEY")):
+            raise ConfigurationError(f"{prefix}API_KEY_HEADER and {prefix}API_KEY must be set together")
+        choices.append(ApiKey(get("API_KEY_HEADER"), *_split(get("API_KEY"))))
+    if get("BASIC_USERNAME") or get("BASIC_PASSWORD"):
+        user, passwords = get("BASIC_USERNAME"), _split(get("BASIC_PASSWORD"))
+        if not (user and passwords):
+            raise ConfigurationError(f"{prefix}BASIC_USERNAME and {prefix}BASIC_PASSWORD must be set together")
+        choices.append(BasicAuth(user, passwords[0], *((user, p) for p in passwords[1:])))
+    if len(choices) > 1:
+        raise ConfigurationError("set only one of the Bearer, API key and Basic variables")
+    return choices[0] if choices else None
+
+
+def kwargs_from_env(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
+    """Keyword arguments for :class:`Verifier` read from ``environ`` (default ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    kwargs: dict[str, Any] = {"auth": _auth(env, prefix)}
+    secrets = _split(env.get(prefix + "HMAC_SECRET", ""))
+    kwargs["hmac_secret"] = secrets or None
+    if env.get(prefix + "HEADERS", "").strip():
+        kwargs["required_headers"] = parse_header_pairs(env[prefix + "HEADERS"], prefix + "HEADERS")
+    if env.get(prefix + "MAX_BODY_BYTES", "").strip():
+        raw = env[prefix + "MAX_BODY_BYTES"].strip()
+        if not raw.isdigit():
+            raise ConfigurationError(f"{prefix}MAX_BODY_BYTES must be a positive integer")
+        kwargs["max_body_bytes"] = int(raw)
+    if env.get(prefix + "SIGNED_FORMS", "").strip():
+        forms = _split(env[prefix + "SIGNED_FORMS"])
+        if not set(forms) <= set(FORMS):
+            raise ConfigurationError(f"{prefix}SIGNED_FORMS must be a comma-separated subset of {', '.join(FORMS)}")
+        kwargs["signed_forms"] = forms
+    kwargs["allow_unauthenticated"] = parse_bool(
+        env.get(prefix + "ALLOW_UNAUTHENTICATED", ""), prefix + "ALLOW_UNAUTHENTICATED"
+    )
+    return kwargs

@@ -1,0 +1,105 @@
+"""One exception hierarchy.
+
+Everything raised because a *request* is bad is a :class:`VerificationError` and
+carries the HTTP status a server should answer (the idea of h11's
+``error_status_hint``), a short machine-readable ``code`` and a short message that
+is safe to show to the caller: it never contains a secret, a signature or any part
+of the body.
+
+:class:`ConfigurationError` is for the developer's mistakes and is deliberately
+*not* a :class:`VerificationError`: an adapter must never turn it into a 4xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "MethodNotAllowed",
+    "PayloadError",
+    "PayloadTooLarge",
+    "SignatureError",
+    "VerificationError",
+]
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class ConfigurationError(ValueError):
+    """The library was configured in a way that cannot work, or would accept anyone."""
+
+
+class VerificationError(Exception):
+    """A request was rejected. Base class of every error raised for untrusted input."""
+
+    status_code: int = 400
+    default_code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        #: Response headers the server should send with the error (``WWW-Authenticate``, ``Allow``).
+        self.headers: Mapping[str, str] = MappingProxyType(dict(headers)) if headers else _NO_HEADERS
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON body an adapter answers with."""
+        return {"error": self.code, "message": self.message}
+
+
+class AuthenticationError(VerificationError):
+    """Missing, malformed or wrong credentials, or a missing/wrong required header (401)."""
+
+    status_code = 401
+    default_code = "authentication_failed"
+
+
+class SignatureError(VerificationError):
+    """Missing, malformed or non-matching ``x-descope-webhook-s256`` signature (401)."""
+
+    status_code = 401
+    default_code = "invalid_signature"
+
+
+class PayloadError(VerificationError):
+    """An authenticated body that is not a valid audit payload (400).
+
+    ``path`` is the JSON path of the problem (``$[0].occurred``); never a value.
+    """
+
+    status_code = 400
+    default_code = "invalid_payload"
+
+    def __init__(self, message: str, *, path: str = "$", code: str | None = None) -> None:
+        super().__init__(f"{message} at {path}", code=code)
+        self.path = path
+
+
+class PayloadTooLarge(VerificationError):
+    """The body is larger than ``max_body_bytes`` (413)."""
+
+    status_code = 413
+    default_code = "payload_too_large"
+
+
+class MethodNotAllowed(VerificationError):
+    """The webhook only accepts ``POST`` (405)."""
+
+    status_code = 405
+    default_code = "method_not_allowed"
+
+    def __init__(self) -> None:
+        # The offending method is not echoed: it is attacker-controlled text.
+        super().__init__("only POST is accepted", headers={"Allow": "POST"})

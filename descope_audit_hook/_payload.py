@@ -1,0 +1,246 @@
+"""Strict JSON decoding and the mapping of JSON audit events onto :class:`AuditEvent`.
+
+Every failure is a :class:`PayloadError` naming the JSON path of the problem, never
+the offending value: the body may hold personal data and error responses travel back
+to the sender.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from ._errors import PayloadError
+from ._models import EMPTY_MAPPING, AuditEvent, Severity, occurred_from_ms
+
+__all__ = ["Parsed", "parse_events", "parse_json"]
+
+_SEVERITIES: dict[str, Severity] = {
+    "info": Severity.INFO,
+    "information": Severity.INFO,
+    "warn": Severity.WARNING,
+    "warning": Severity.WARNING,
+    "error": Severity.ERROR,
+}
+
+_new_event: Callable[[type[AuditEvent]], AuditEvent] = object.__new__
+_set = object.__setattr__
+
+
+class _Duplicate(dict[str, Any]):
+    """Stands in for an object with a repeated key while the error's path is searched."""
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _BadConstant(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # A repeated key is read differently by different parsers (first or last wins),
+        # so a signed body could mean one thing to the signer and another to us.
+        raise _DuplicateKey
+    return result
+
+
+def _mark_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    return _Duplicate(result) if len(result) != len(pairs) else result
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _BadConstant
+
+
+def _find(node: Any, path: str, kind: type) -> str | None:
+    if isinstance(node, kind):
+        return path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        found = _find(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", kind)
+        if found:
+            return found
+    return None
+
+
+class Parsed:
+    """The decoded JSON of a body plus what the signed-form check needs to know about it."""
+
+    __slots__ = ("has_float", "value")
+
+    def __init__(self, value: Any, has_float: bool) -> None:
+        self.value = value
+        self.has_float = has_float
+
+
+def parse_json(body: bytes) -> Parsed:
+    """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body is not valid UTF-8", code="invalid_encoding") from None
+    floats: list[str] = []
+
+    def parse_float(token: str) -> float:
+        # Only called for numbers with a fraction or exponent; they need a JS-faithful
+        # re-serialization (see _forms.py), so remember that one was seen.
+        floats.append(token)
+        return float(token)
+
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=parse_float,
+        )
+    except _DuplicateKey:
+        marked = json.loads(text, object_pairs_hook=_mark_duplicates)
+        raise PayloadError("duplicate object key", path=_find(marked, "$", _Duplicate) or "$") from None
+    except _BadConstant:
+        raise PayloadError("NaN and Infinity are not JSON", code="invalid_json") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"not valid JSON (line {exc.lineno} column {exc.colno})", code="invalid_json") from None
+    except (ValueError, RecursionError):
+        # Integers beyond Python's digit limit, nesting beyond the recursion limit.
+        raise PayloadError("JSON too deeply nested or number too long", code="invalid_json") from None
+    if "\\u" in text and _has_lone_surrogate(value):
+        raise PayloadError("string holds an unpaired UTF-16 surrogate", code="invalid_encoding")
+    return Parsed(value, bool(floats))
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# --- events -------------------------------------------------------------------------
+
+
+def _fail(message: str, path: str) -> NoReturn:
+    raise PayloadError(message, path=path)
+
+
+def _opt_str(value: Any, path: str, key: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return value
+    _fail("expected a string or null", f"{path}.{key}")
+
+
+def _str_tuple(value: Any, path: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if type(value) is not list:
+        _fail("expected an array of strings or null", f"{path}.{key}")
+    for index, item in enumerate(value):
+        if type(item) is not str:
+            _fail("expected a string", f"{path}.{key}[{index}]")
+    return tuple(value)
+
+
+def _occurred(value: Any, path: str) -> datetime:
+    where = f"{path}.occurred"
+    try:
+        if type(value) is int:
+            return occurred_from_ms(value)
+        if type(value) is str:
+            if value.isascii() and value.isdigit():
+                return occurred_from_ms(int(value))
+            return _iso(value, where)
+        if type(value) is float and value.is_integer():
+            return occurred_from_ms(int(value))
+    except (OverflowError, ValueError):
+        _fail("occurred is out of range", where)
+    if value is None:
+        _fail("missing occurred", where)
+    _fail("occurred must be epoch milliseconds or an ISO-8601 string", where)
+
+
+def _iso(value: str, where: str) -> datetime:
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        _fail("occurred is not a valid ISO-8601 timestamp", where)
+    if parsed.tzinfo is None:
+        # Descope's timestamps are UTC; a naive one is read as UTC rather than local time.
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _severity(value: Any, path: str) -> Severity | None:
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        _fail("expected a string or null", f"{path}.type")
+    # An unknown severity word is kept in ``raw`` but is not an error: Descope may add one.
+    return _SEVERITIES.get(value.lower())
+
+
+def _event(obj: Any, path: str) -> AuditEvent:
+    if type(obj) is not dict:
+        _fail("expected an audit event object", path)
+    get = obj.get
+    action = get("action")
+    if type(action) is not str or not action:
+        _fail("missing or non-string action", f"{path}.action")
+    data = get("data")
+    if data is None:
+        data_view = EMPTY_MAPPING
+    elif type(data) is dict:
+        data_view = MappingProxyType(data)
+    else:
+        _fail("expected an object or null", f"{path}.data")
+    login_key = "loginIds" if "loginIds" in obj else "externalIds"
+    # Built without __init__: every field is checked above and below, and this is the
+    # hot path of verify() (see benchmarks/).
+    event = _new_event(AuditEvent)
+    _set(event, "action", action)
+    _set(event, "occurred", _occurred(get("occurred"), path))
+    _set(event, "severity", _severity(get("type"), path))
+    _set(event, "actor_id", _opt_str(get("actorId"), path, "actorId"))
+    _set(event, "user_id", _opt_str(get("userId"), path, "userId"))
+    _set(event, "project_id", _opt_str(get("projectId"), path, "projectId"))
+    _set(event, "tenants", _str_tuple(get("tenants"), path, "tenants"))
+    _set(event, "login_ids", _str_tuple(get(login_key), path, login_key))
+    _set(event, "device", _opt_str(get("device"), path, "device"))
+    _set(event, "method", _opt_str(get("method"), path, "method"))
+    _set(event, "geo", _opt_str(get("geo"), path, "geo"))
+    _set(event, "remote_address", _opt_str(get("remoteAddress"), path, "remoteAddress"))
+    _set(event, "data", data_view)
+    _set(event, "raw", MappingProxyType(obj))
+    return event
+
+
+def parse_events(value: Any) -> tuple[AuditEvent, ...]:
+    """Accept what Descope sends (an array), a single event object, or ``{"audits"|"events": [...]}``."""
+    path = "$"
+    if type(value) is dict:
+        keys = [key for key in ("audits", "events") if key in value]
+        if len(keys) == 2:
+            _fail("both audits and events given", path)
+        if keys:
+            path = f"$.{keys[0]}"
+            value = value[keys[0]]
+            if type(value) is not list:
+                _fail("expected an array of audit events", path)
+        else:
+            return (_event(value, path),)
+    elif type(value) is not list:
+        _fail("expected an array of audit events or an event object", path)
+    return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(value)])

@@ -1,0 +1,208 @@
+"""The :class:`Verifier`: size, authentication, signature, payload, in that order."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Union
+
+from ._auth import Auth, RequiredHeaders, check_secret
+from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
+from ._forms import FORMS, decode_signature, forms_of, hmac_digest
+from ._headers import HeadersLike, collect, single
+from ._models import AuditBatch, SignedForm
+from ._payload import Parsed, parse_events, parse_json
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "SecretArg", "Verifier", "verify"]
+
+SIGNATURE_HEADER = "x-descope-webhook-s256"
+#: Descope sends at most 100 events per request, a few tens of KB; 1 MiB leaves ample room.
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
+
+logger = logging.getLogger("descope_audit_hook")
+
+
+def _secrets(value: SecretArg | None) -> tuple[bytes, ...]:
+    if value is None:
+        return ()
+    values: Iterable[object] = [value] if isinstance(value, (str, bytes, bytearray)) else value
+    secrets = tuple(check_secret(v, "hmac_secret") for v in values)
+    if not secrets:
+        raise ConfigurationError("hmac_secret is an empty sequence; pass None for no signature")
+    return secrets
+
+
+class Verifier:
+    """Verifies and parses deliveries of one Descope Audit Webhook Connector.
+
+    Construct it once (at import or app start-up) and share it: it holds no per-request
+    state and is safe to use from many threads.
+    """
+
+    __slots__ = ("_auth", "_forms", "_required", "_secrets", "_wanted", "max_body_bytes")
+
+    def __init__(
+        self,
+        hmac_secret: SecretArg | None = None,
+        *,
+        auth: Auth | None = None,
+        required_headers: Mapping[str, str] | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        allow_unauthenticated: bool = False,
+        signed_forms: Iterable[SignedForm] = FORMS,
+    ) -> None:
+        self._secrets = _secrets(hmac_secret)
+        if auth is not None and not isinstance(auth, Auth):
+            raise ConfigurationError("auth must be BearerToken, ApiKey, BasicAuth or None")
+        self._auth = auth
+        self._required = RequiredHeaders(required_headers or {})
+        if type(max_body_bytes) is not int or max_body_bytes <= 0:
+            raise ConfigurationError("max_body_bytes must be a positive int")
+        self.max_body_bytes = max_body_bytes
+        forms = tuple(dict.fromkeys(signed_forms))
+        if not forms or not set(forms) <= set(FORMS):
+            raise ConfigurationError(f"signed_forms must be a non-empty subset of {FORMS}")
+        self._forms = tuple(f for f in FORMS if f in forms)
+        if not self._secrets and auth is None:
+            if not allow_unauthenticated:
+                raise ConfigurationError(
+                    "a Verifier with neither hmac_secret nor auth accepts anyone; "
+                    "pass allow_unauthenticated=True if that is really what you want"
+                )
+            logger.warning("descope_audit_hook: verifier accepts unauthenticated deliveries")
+        wanted = set(self._required.header_names)
+        if auth is not None:
+            wanted |= auth.header_names
+        if self._secrets:
+            if SIGNATURE_HEADER in wanted:
+                raise ConfigurationError(f"{SIGNATURE_HEADER} cannot also be a credential header")
+            wanted.add(SIGNATURE_HEADER)
+        self._wanted = frozenset(wanted)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
+        """Build a verifier from environment variables; see docs/configuration.md."""
+        from ._config import kwargs_from_env
+
+        return cls(**kwargs_from_env(environ, prefix))
+
+    def __repr__(self) -> str:
+        return (
+            f"Verifier(hmac_secrets={len(self._secrets)}, auth={self._auth!r}, "
+            f"required_headers={self._required!r}, max_body_bytes={self.max_body_bytes})"
+        )
+
+    @property
+    def signs(self) -> bool:
+        """Whether a signature is required."""
+        return bool(self._secrets)
+
+    @property
+    def auth(self) -> Auth | None:
+        return self._auth
+
+    def check_content_length(self, value: str | int | None) -> None:
+        """Refuse a declared ``Content-Length`` above the limit before the body is read.
+
+        Adapters call this first; the body is still checked once read, because the
+        header can lie or be absent (chunked requests).
+        """
+        if value is None or value == "":
+            return
+        try:
+            length = int(value)
+        except (TypeError, ValueError):
+            raise self._reject(PayloadError("invalid Content-Length header", code="invalid_content_length")) from None
+        if length < 0:
+            raise self._reject(PayloadError("invalid Content-Length header", code="invalid_content_length"))
+        if length > self.max_body_bytes:
+            raise self._reject(PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes"))
+
+    def verify(self, body: bytes, headers: HeadersLike) -> AuditBatch:
+        """Verify one delivery and return its typed events, or raise a :class:`VerificationError`."""
+        try:
+            return self._verify(body, headers)
+        except VerificationError as exc:
+            self._reject(exc)
+            raise
+
+    @staticmethod
+    def _reject(exc: VerificationError) -> VerificationError:
+        # One line per rejected request, with the code and the safe message only.
+        logger.warning("descope audit webhook rejected (%d %s): %s", exc.status_code, exc.code, exc.message)
+        return exc
+
+    def _verify(self, body: bytes, headers: HeadersLike) -> AuditBatch:
+        if type(body) is not bytes:
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise TypeError("verify() takes the request body as bytes")
+            body = bytes(body)
+        if len(body) > self.max_body_bytes:
+            raise PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes")
+        found = collect(headers, self._wanted)
+        if self._auth is not None:
+            self._auth.check(found)
+        if self._required:
+            self._required.check(found)
+        parsed: list[Parsed | PayloadError] = []
+        form = self._check_signature(body, found, parsed) if self._secrets else None
+        result = parsed[0] if parsed else _parse(body)
+        if isinstance(result, PayloadError):
+            raise result
+        return AuditBatch(parse_events(result.value), form, body)
+
+    def _check_signature(
+        self, body: bytes, found: Mapping[str, list[str]], parsed: list[Parsed | PayloadError]
+    ) -> SignedForm:
+        value = single(found, SIGNATURE_HEADER, SignatureError)
+        if value is None:
+            raise SignatureError("missing signature", code="missing_signature")
+        expected = decode_signature(value)
+        if expected is None:
+            raise SignatureError("malformed signature", code="malformed_signature")
+
+        def parse() -> Parsed | None:
+            if not parsed:
+                parsed.append(_parse(body))
+            result = parsed[0]
+            return result if isinstance(result, Parsed) else None
+
+        for form, candidate in forms_of(body, parse, self._forms):
+            matched = False
+            for secret in self._secrets:
+                matched |= hmac.compare_digest(hmac_digest(secret, candidate), expected)
+            if matched:
+                return form
+        raise SignatureError("signature does not match", code="invalid_signature")
+
+
+def _parse(body: bytes) -> Parsed | PayloadError:
+    try:
+        return parse_json(body)
+    except PayloadError as exc:
+        return exc
+
+
+def verify(
+    body: bytes,
+    headers: HeadersLike,
+    *,
+    hmac_secret: SecretArg | None = None,
+    auth: Auth | None = None,
+    required_headers: Mapping[str, str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    allow_unauthenticated: bool = False,
+    signed_forms: Iterable[SignedForm] = FORMS,
+) -> AuditBatch:
+    """One-shot :meth:`Verifier.verify`; build a :class:`Verifier` once instead on a hot path."""
+    return Verifier(
+        hmac_secret,
+        auth=auth,
+        required_headers=required_headers,
+        max_body_bytes=max_body_bytes,
+        allow_unauthenticated=allow_unauthenticated,
+        signed_forms=signed_forms,
+    ).verify(body, headers)
