@@ -23,6 +23,8 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576
 SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
 
 logger = logging.getLogger("descope_audit_hook")
+# A library does not decide where logs go (logging HOWTO); the application configures handlers.
+logger.addHandler(logging.NullHandler())
 
 
 def _secrets(value: SecretArg | None) -> tuple[bytes, ...]:
