@@ -5,6 +5,7 @@ The core imports nothing outside the standard library; the framework adapters li
 """
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._dedupe import DedupeStore, MemoryDedupeStore, SQLiteDedupeStore, exactly_once
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -32,14 +33,18 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "ConfigurationError",
+    "DedupeStore",
+    "MemoryDedupeStore",
     "MethodNotAllowed",
     "PayloadError",
     "PayloadTooLarge",
+    "SQLiteDedupeStore",
     "Severity",
     "SignatureError",
     "SignedForm",
     "VerificationError",
     "Verifier",
+    "exactly_once",
     "sign",
     "verify",
 ]
