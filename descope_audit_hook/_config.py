@@ -13,6 +13,8 @@ With the default prefix ``DESCOPE_AUDIT_``:
 ``MAX_BODY_BYTES``             body size limit in bytes (default 1048576)
 ``SIGNED_FORMS``               accepted signed forms, comma-separated (default: all four)
 ``ALLOW_UNAUTHENTICATED``      ``true`` to accept a connector with no auth and no secret
+``MAX_EVENT_AGE_SECONDS``      reject events whose ``occurred`` is older (off when unset)
+``MAX_CLOCK_SKEW_SECONDS``     reject events later than now plus this (off when unset)
 =============================  ==========================================================
 
 Error messages name variables, never their values.
@@ -21,8 +23,10 @@ Error messages name variables, never their values.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
@@ -42,6 +46,8 @@ ENV_VARS = (
     "MAX_BODY_BYTES",
     "SIGNED_FORMS",
     "ALLOW_UNAUTHENTICATED",
+    "MAX_EVENT_AGE_SECONDS",
+    "MAX_CLOCK_SKEW_SECONDS",
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -70,6 +76,16 @@ def parse_header_pairs(value: str, name: str) -> dict[str, str]:
     if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
         raise ConfigurationError(f"{name} must be a JSON object of header names to string values")
     return loaded
+
+
+def _seconds(value: str, name: str, *, allow_zero: bool) -> timedelta:
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero) or seconds > 1e9:
+        raise ConfigurationError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number of seconds")
+    return timedelta(seconds=seconds)
 
 
 def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
@@ -114,4 +130,10 @@ def kwargs_from_env(environ: Mapping[str, str] | None, prefix: str) -> dict[str,
     kwargs["allow_unauthenticated"] = parse_bool(
         env.get(prefix + "ALLOW_UNAUTHENTICATED", ""), prefix + "ALLOW_UNAUTHENTICATED"
     )
+    for var, key, allow_zero in (
+        ("MAX_EVENT_AGE_SECONDS", "max_event_age", False),
+        ("MAX_CLOCK_SKEW_SECONDS", "max_clock_skew", True),
+    ):
+        if env.get(prefix + var, "").strip():
+            kwargs[key] = _seconds(env[prefix + var], prefix + var, allow_zero=allow_zero)
     return kwargs

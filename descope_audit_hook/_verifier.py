@@ -5,11 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Union
 
 from ._auth import Auth, RequiredHeaders, check_secret
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
 from ._forms import FORMS, decode_signature, forms_of, hmac_digest
+from ._freshness import Clock, FreshnessWindow
 from ._headers import HeadersLike, collect, single
 from ._models import AuditBatch, SignedForm
 from ._payload import Parsed, parse_events, parse_json
@@ -44,7 +46,7 @@ class Verifier:
     state and is safe to use from many threads.
     """
 
-    __slots__ = ("_auth", "_forms", "_required", "_secrets", "_wanted", "max_body_bytes")
+    __slots__ = ("_auth", "_forms", "_required", "_secrets", "_wanted", "_window", "max_body_bytes")
 
     def __init__(
         self,
@@ -55,6 +57,9 @@ class Verifier:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         allow_unauthenticated: bool = False,
         signed_forms: Iterable[SignedForm] = FORMS,
+        max_event_age: timedelta | None = None,
+        max_clock_skew: timedelta | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._secrets = _secrets(hmac_secret)
         if auth is not None and not isinstance(auth, Auth):
@@ -83,6 +88,8 @@ class Verifier:
                 raise ConfigurationError(f"{SIGNATURE_HEADER} cannot also be a credential header")
             wanted.add(SIGNATURE_HEADER)
         self._wanted = frozenset(wanted)
+        # Optional freshness window on ``occurred`` (off by default); see docs/reliability.md.
+        self._window = FreshnessWindow.build(max_event_age, max_clock_skew, clock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
@@ -154,7 +161,10 @@ class Verifier:
         result = parsed[0] if parsed else _parse(body)
         if isinstance(result, PayloadError):
             raise result
-        return AuditBatch(parse_events(result.value), form, body)
+        events = parse_events(result.value)
+        if self._window is not None:
+            self._window.check(events, result.value)
+        return AuditBatch(events, form, body)
 
     def _check_signature(
         self, body: bytes, found: Mapping[str, list[str]], parsed: list[Parsed | PayloadError]
