@@ -1,0 +1,193 @@
+"""Start a real HTTP server in a subprocess on a free loopback port, and stop it.
+
+    with run_server([sys.executable, "-m", "uvicorn", "app:app", "--port", "{port}"], env, cwd) as base_url:
+        httpx.post(base_url + "/hook", ...)
+
+``{host}`` and ``{port}`` in ``argv`` are replaced by the chosen address. :func:`serve`
+yields a :class:`Server` instead (the process and its captured output), for tests that
+also read the server's log or measure the process.
+
+The server's stdout and stderr go to a temporary file, never to a pipe (a full pipe
+would block the server); when it fails to start, the tail of that output is in the
+exception. Teardown sends SIGTERM to the server's whole process group (gunicorn and
+uvicorn workers included), waits, then SIGKILLs whatever is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HOST", "Server", "ServerStartError", "free_port", "run_server", "serve"]
+
+HOST = "127.0.0.1"
+_TAIL_BYTES = 6000
+
+
+class ServerStartError(RuntimeError):
+    """The server exited, or did not answer in time; the message ends with its output."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: ``url`` is ``http://127.0.0.1:<port>`` (no trailing slash)."""
+
+    url: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def output(self) -> str:
+        """Everything the server wrote to stdout and stderr so far (only inside the ``with`` block)."""
+        return self.log_path.read_text("utf-8", errors="replace")
+
+
+def free_port(host: str = HOST) -> int:
+    """A port that was free a moment ago (the server binds it next; a lost race is retried)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - _TAIL_BYTES))
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _answers(host: str, port: int, ready_path: str | None) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            pass
+    except OSError:
+        return False
+    if ready_path is None:
+        return True
+    conn = http.client.HTTPConnection(host, port, timeout=5.0)
+    try:
+        conn.request("GET", ready_path)
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # The server runs in its own session, so its process group id is its pid: this
+    # reaches gunicorn's and uvicorn's workers too, and nothing else.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, sig)
+        elif process.poll() is None:  # pragma: no cover - not POSIX
+            process.send_signal(sig)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(timeout=timeout)
+    # Workers that outlived their master would keep the port: make sure none is left.
+    _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str]:
+    base = dict(os.environ) if inherit else {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    # Hermetic configuration: the caller's DESCOPE_AUDIT_* must not leak into the server.
+    base = {k: v for k, v in base.items() if not k.startswith("DESCOPE_AUDIT_")}
+    base["PYTHONUNBUFFERED"] = "1"
+    base.update(env or {})
+    return base
+
+
+@contextlib.contextmanager
+def serve(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    *,
+    ready_path: str | None = None,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 10.0,
+    inherit_env: bool = True,
+    attempts: int = 3,
+) -> Iterator[Server]:
+    """Run ``argv`` as a server on a free loopback port until the ``with`` block ends.
+
+    Ready means: the port accepts a TCP connection and, when ``ready_path`` is given, a
+    ``GET`` on it gets any HTTP answer (so an app that fails to import is caught here,
+    not in the first test). A port lost to another process between choosing and binding
+    is retried up to ``attempts`` times.
+    """
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        args = [a.replace("{host}", HOST).replace("{port}", str(port)) for a in argv]
+        log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+            prefix="server-", suffix=".log", delete=False
+        )
+        log_path = Path(log_file.name)
+        process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=_environment(env, inherit_env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + start_timeout
+            while not _answers(HOST, port, ready_path):
+                if process.poll() is not None:
+                    output = _tail(log_path)
+                    if "in use" in output.lower() and attempt < attempts:
+                        break  # lost the port race: try another port
+                    raise ServerStartError(
+                        f"server exited with code {process.returncode} before answering on port {port}: "
+                        f"{args[:4]}...\n--- server output (tail) ---\n{output}"
+                    )
+                if time.monotonic() > deadline:
+                    raise ServerStartError(
+                        f"server did not answer on port {port} within {start_timeout:.0f}s: {args[:4]}...\n"
+                        f"--- server output (tail) ---\n{_tail(log_path)}"
+                    )
+                time.sleep(0.05)
+            else:
+                yield Server(f"http://{HOST}:{port}", HOST, port, process, log_path)
+                return
+        finally:
+            _stop(process, stop_timeout)
+            log_file.close()
+            log_path.unlink(missing_ok=True)
+    raise ServerStartError(f"no free port after {attempts} attempts")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def run_server(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    *,
+    ready_path: str | None = None,
+    start_timeout: float = 30.0,
+) -> Iterator[str]:
+    """Like :func:`serve`, but yields only the base URL, ``http://127.0.0.1:<port>``."""
+    with serve(argv, env, cwd, ready_path=ready_path, start_timeout=start_timeout) as server:
+        yield server.url
