@@ -1,0 +1,107 @@
+"""Delivery scenarios shared by the store tests (memory, SQLite, Django cache)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from descope_audit_hook import DedupeStore, Verifier, exactly_once
+from descope_audit_hook.testing import Delivery, make_delivery, sample_events
+
+__all__ = ["SECRET", "Outcome", "overlapping_deliveries", "run_concurrently"]
+
+SECRET = "reliability-test-secret"
+
+
+def overlapping_deliveries(events: int, size: int, stride: int, *, seed: int = 1) -> tuple[list[Delivery], set[str]]:
+    """Batches of ``size`` consecutive events, starting every ``stride``: most events arrive in several.
+
+    Returns the deliveries and the fingerprints of all distinct events.
+    """
+    payload = sample_events(events, seed=seed)
+    deliveries = [
+        make_delivery(payload[start : start + size], hmac_secret=SECRET) for start in range(0, events, stride)
+    ]
+    verifier = Verifier(SECRET)
+    fingerprints = {e.fingerprint for d in deliveries for e in verifier.verify(d.body, d.headers)}
+    return deliveries, fingerprints
+
+
+@dataclass
+class Outcome:
+    handled: Counter[str] = field(default_factory=Counter)
+    delivered_events: int = 0
+    duplicates: int = 0
+    failures: int = 0
+    errors: list[BaseException] = field(default_factory=list)
+
+
+class _InjectedFailure(Exception):
+    pass
+
+
+def run_concurrently(
+    store_for_worker: Callable[[int], DedupeStore],
+    deliveries: list[Delivery],
+    *,
+    workers: int,
+    fail_every: int = 0,
+    seed: int = 7,
+) -> Outcome:
+    """Every worker thread delivers every delivery (in its own order) at the same time.
+
+    The handler commits a batch's events under a lock only when it does not fail; with
+    ``fail_every`` = n, every n-th handler call raises before committing and the worker
+    redelivers, as the sender would after a 5xx.
+    """
+    verifier = Verifier(SECRET)
+    outcome = Outcome()
+    lock = threading.Lock()
+    calls = [0]
+    barrier = threading.Barrier(workers)
+
+    def handler(events: list[str]) -> None:
+        with lock:
+            calls[0] += 1
+            fail = fail_every > 0 and calls[0] % fail_every == 0
+            if fail:
+                outcome.failures += 1
+            else:
+                outcome.handled.update(events)
+        if fail:
+            raise _InjectedFailure
+
+    def worker(index: int) -> None:
+        try:
+            store = store_for_worker(index)
+            order = list(deliveries)
+            random.Random(seed + index).shuffle(order)  # noqa: S311 - test data
+            barrier.wait(30)
+            for body, headers in order:
+                while True:
+                    batch = verifier.verify(body, headers)
+                    try:
+                        with exactly_once(batch, store) as new:
+                            assert new.body == batch.body
+                            assert new.signed_form == batch.signed_form
+                            handler([event.fingerprint for event in new])
+                    except _InjectedFailure:
+                        continue  # the sender got a 5xx and redelivers
+                    with lock:
+                        outcome.delivered_events += len(batch)
+                        outcome.duplicates += new.duplicates
+                    break
+        except BaseException as exc:
+            with lock:
+                outcome.errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"delivery-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a delivery thread hung"
+    return outcome
