@@ -182,6 +182,8 @@ class BasicAuth:
             decoded = base64.b64decode(encoded.strip(" \t").encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError, ValueError):
             raise _challenge("malformed_credentials", "Basic") from None
+        if b":" not in decoded:  # RFC 7617: user-id ":" password
+            raise _challenge("malformed_credentials", "Basic")
         matched = False
         for expected in self._pairs:
             matched |= hmac.compare_digest(decoded, expected)

@@ -50,6 +50,7 @@ ENV_VARS = (
     "MAX_CLOCK_SKEW_SECONDS",
 )
 
+_SECRET_VARS = ("HMAC_SECRET", "BEARER_TOKEN", "API_KEY", "BASIC_PASSWORD")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -112,6 +113,11 @@ def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
 def kwargs_from_env(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
     """Keyword arguments for :class:`Verifier` read from ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
+    for name in _SECRET_VARS:
+        # Fail closed: a secret variable that is present but blank is a deployment that
+        # lost its secret, not a request to skip the check.
+        if prefix + name in env and not _split(env[prefix + name]):
+            raise ConfigurationError(f"{prefix}{name} is set but empty")
     kwargs: dict[str, Any] = {"auth": _auth(env, prefix)}
     secrets = _split(env.get(prefix + "HMAC_SECRET", ""))
     kwargs["hmac_secret"] = secrets or None

@@ -35,6 +35,8 @@ FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
 _JSON_WS = b" \t\r\n"
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=?")
+_LONG_DIGITS = re.compile(r"[0-9]{16}")
+_MAX_SAFE = 2**53 - 1
 _GO_ESCAPES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
@@ -69,9 +71,14 @@ def decode_signature(value: str) -> bytes | None:
     if not _SIGNATURE.fullmatch(value):
         return None
     try:
-        return base64.b64decode(value.rstrip("=") + "=", validate=True)
+        decoded = base64.b64decode(value.rstrip("=") + "=", validate=True)
     except (binascii.Error, ValueError):  # pragma: no cover - the pattern already excludes these
         return None
+    # The 43rd character carries 4 bits and 2 unused ones; only the canonical encoding
+    # (unused bits zero) is base64 of these 32 bytes, anything else is refused.
+    if base64.b64encode(decoded)[:43] != value[:43].encode("ascii"):
+        return None
+    return decoded
 
 
 # --- the compact forms -----------------------------------------------------------------
@@ -129,6 +136,12 @@ def _write(value: Any, out: list[str]) -> None:
         out.append("]")
     elif isinstance(value, float):
         out.append(_js_number(value))
+    elif type(value) is int and not -_MAX_SAFE <= value <= _MAX_SAFE:
+        # JSON.parse reads every number as a double: 2**53 + 1 comes back as 2**53.
+        try:
+            out.append(_js_number(float(value)))
+        except OverflowError:
+            out.append("null")  # JSON.stringify(Infinity)
     else:
         out.append(json.dumps(value, ensure_ascii=False))
 
@@ -136,8 +149,12 @@ def _write(value: Any, out: list[str]) -> None:
 def compact(parsed: Parsed) -> bytes:
     """``JSON.stringify(JSON.parse(body))``, as UTF-8 bytes."""
     if not parsed.has_float:
-        # Fast path: without floats, the C encoder already writes what JS writes.
-        return json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # Fast path: without floats, the C encoder already writes what JS writes, unless an
+        # integer is too big for a double (16+ digits; a digit run inside a string only costs
+        # the slow path).
+        fast = json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":"))
+        if not _LONG_DIGITS.search(fast):
+            return fast.encode("utf-8")
     out: list[str] = []
     _write(parsed.value, out)
     return "".join(out).encode("utf-8")

@@ -43,7 +43,10 @@ def collect(headers: HeadersLike, wanted: frozenset[str]) -> dict[str, list[str]
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise AuthenticationError("request headers could not be read", code="malformed_headers")
-            name = _text(pair[0]).lower()
+            name = _text(pair[0])
+            # ASCII-only lower-casing: str.lower() maps the Kelvin sign to "k", which would
+            # let "x-descope-webhoo\u212a-s256" pose as the signature header.
+            name = name.lower() if name.isascii() else name
             if name in wanted:
                 found.setdefault(name, []).append(_text(pair[1]).strip(_OWS))
     except AuthenticationError:

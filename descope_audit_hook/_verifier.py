@@ -32,6 +32,9 @@ logger.addHandler(logging.NullHandler())
 def _secrets(value: SecretArg | None) -> tuple[bytes, ...]:
     if value is None:
         return ()
+    if not isinstance(value, (str, bytes, bytearray, Sequence)):
+        # An int, a dict or a set is a mistake (a set would also lose the rotation order).
+        raise ConfigurationError("hmac_secret must be a str, bytes, or a sequence of them")
     values: Iterable[object] = [value] if isinstance(value, (str, bytes, bytearray)) else value
     secrets = tuple(check_secret(v, "hmac_secret") for v in values)
     if not secrets:
@@ -122,6 +125,9 @@ class Verifier:
         if value is None or value == "":
             return
         try:
+            # RFC 9110: 1*DIGIT. int() alone would also take "+5", "5_0" and non-ASCII digits.
+            if isinstance(value, str) and not (value.strip(" \t").isascii() and value.strip(" \t").isdigit()):
+                raise ValueError(value)
             length = int(value)
         except (TypeError, ValueError):
             raise self._reject(PayloadError("invalid Content-Length header", code="invalid_content_length")) from None

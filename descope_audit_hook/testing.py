@@ -18,6 +18,7 @@ import copy
 import json
 import random
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ._auth import Auth
@@ -153,6 +154,40 @@ def _compact(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _js_number(number: float | int) -> str:
+    # Number.prototype.toString of the double nearest to ``number`` (ECMA-262 6.1.6.1.20),
+    # written from the spec with Decimal, independently of _forms._js_number.
+    value = float(number)
+    if value != value or value in (float("inf"), float("-inf")):
+        return "null"
+    if value == 0:
+        return "0"
+    _sign, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    k, n = len(digits), len(digits) + (exponent if isinstance(exponent, int) else 0)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        text = f"{mantissa}e{n - 1:+d}"
+    return ("-" if value < 0 else "") + text
+
+
+def _stringify(value: Any) -> str:
+    # JSON.stringify(JSON.parse(compact)): numbers as JavaScript doubles print them.
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_stringify(str(k))}:{_stringify(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_stringify(v) for v in value) + "]"
+    if isinstance(value, float) or (type(value) is int and abs(value) > 2**53):
+        return _js_number(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def signed_string(payload: Any, form: SignedForm = "raw") -> tuple[bytes, bytes]:
     """``(body, signed bytes)`` for ``payload`` as a sender using ``form`` would produce them.
 
@@ -166,10 +201,12 @@ def signed_string(payload: Any, form: SignedForm = "raw") -> tuple[bytes, bytes]
     if form == "trimmed":
         return compact + b"\n", compact
     pretty = json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
+    # What was signed is what JavaScript re-serializes: 1.0 is signed as 1, 1e-7 as 1e-7.
+    stringified = _stringify(payload)
     if form == "compact":
-        return pretty, compact
+        return pretty, stringified.encode("utf-8")
     if form == "compact-escaped":
-        escaped = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        escaped = stringified
         for char in "<>&\u2028\u2029":
             escaped = escaped.replace(char, f"\\u{ord(char):04x}")
         return pretty, escaped.encode("utf-8")

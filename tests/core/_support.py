@@ -1,0 +1,51 @@
+"""Constants and small helpers shared by the core tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+#: The secret the shared fixtures are signed with (docs/wire-format.md).
+FIXTURE_SECRET = "descope-test-hmac-secret"
+
+#: file name -> the x-descope-webhook-s256 value from the wire-format page.
+FIXTURE_SIGNATURES = {
+    "login_succeed.json": "PeG4lFjTZza0qBGFJqzI0n8upOuvzCCSIuweTJk3/VU=",
+    "login_failed.json": "B6V4/0fUnP3Dl28fGu7FC3Rc29KdZwM2gK7l4Do4LIQ=",
+    "user_modified_batch.json": "hBDpX8vMpweqky28dSTFWRQHM9B6iEu0QInkVdEpyjs=",
+}
+
+SECRET = "unit-test-hmac-secret"
+TOKEN = "unit-test-bearer-token"
+SIG = "x-descope-webhook-s256"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def stringify_vectors() -> list[dict[str, str]]:
+    """Vectors made by Node.js: ``JSON.stringify(JSON.parse(input))`` (see make_stringify_vectors.js)."""
+    data: dict[str, Any] = json.loads((FIXTURES / "stringify_vectors.json").read_text("utf-8"))
+    vectors: list[dict[str, str]] = data["vectors"]
+    return vectors
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """A minimal valid event with ``fields`` added or replaced."""
+    base: dict[str, Any] = {"action": "LoginSucceed", "occurred": 1780949905843}
+    base.update(fields)
+    return base
+
+
+def body_of(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+def examples(budget: int) -> int:
+    """The example budget for a property test, larger under ``HYPOTHESIS_PROFILE=thorough``."""
+    return budget * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else budget
