@@ -26,6 +26,8 @@ _SEVERITIES: dict[str, Severity] = {
     "error": Severity.ERROR,
 }
 
+_INFINITIES = (float("inf"), float("-inf"))
+
 _new_event: Callable[[type[AuditEvent]], AuditEvent] = object.__new__
 _set = object.__setattr__
 
@@ -39,6 +41,10 @@ class _DuplicateKey(Exception):
 
 
 class _BadConstant(Exception):
+    pass
+
+
+class _OutOfRange(Exception):
     pass
 
 
@@ -65,10 +71,30 @@ def _find(node: Any, path: str, kind: type) -> str | None:
         return path
     children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, child in children:
-        found = _find(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", kind)
+        found = _find(child, _segment(path, key), kind)
         if found:
             return found
     return None
+
+
+def _segment(path: str, key: str | int) -> str:
+    # Keys come from the body and end up in a response and a log line: a plain name is
+    # kept, anything else (line breaks, quotes, very long keys) is shown JSON-escaped, cut.
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if key.isascii() and key.replace("_", "a").replace("-", "a").isalnum() and len(key) <= 64:
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key[:64])}]"
+
+
+def _duplicate_path(text: str) -> str | None:
+    """Where the first repeated key is, or ``None`` if the body turns out not to be JSON at all."""
+    try:
+        # The first duplicate stopped the strict parse before the rest was checked.
+        marked = json.loads(text, object_pairs_hook=_mark_duplicates)
+        return _find(marked, "$", _Duplicate) or "$"
+    except (ValueError, RecursionError):
+        return None
 
 
 class Parsed:
@@ -93,7 +119,10 @@ def parse_json(body: bytes) -> Parsed:
         # Only called for numbers with a fraction or exponent; they need a JS-faithful
         # re-serialization (see _forms.py), so remember that one was seen.
         floats.append(token)
-        return float(token)
+        number = float(token)
+        if number in _INFINITIES:  # 1e400: JSON.parse gives Infinity, JSON.stringify null
+            raise _OutOfRange
+        return number
 
     try:
         value = json.loads(
@@ -103,10 +132,14 @@ def parse_json(body: bytes) -> Parsed:
             parse_float=parse_float,
         )
     except _DuplicateKey:
-        marked = json.loads(text, object_pairs_hook=_mark_duplicates)
-        raise PayloadError("duplicate object key", path=_find(marked, "$", _Duplicate) or "$") from None
+        where = _duplicate_path(text)
+        if where is None:
+            raise PayloadError("not valid JSON", code="invalid_json") from None
+        raise PayloadError("duplicate object key", path=where) from None
     except _BadConstant:
         raise PayloadError("NaN and Infinity are not JSON", code="invalid_json") from None
+    except _OutOfRange:
+        raise PayloadError("number out of range", code="invalid_json") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"not valid JSON (line {exc.lineno} column {exc.colno})", code="invalid_json") from None
     except (ValueError, RecursionError):
@@ -122,6 +155,9 @@ def _has_lone_surrogate(value: Any) -> bool:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return True
+    except (ValueError, RecursionError):
+        # json.dumps runs a few frames deeper than json.loads did: nesting at the limit.
+        raise PayloadError("JSON too deeply nested or number too long", code="invalid_json") from None
     return False
 
 
