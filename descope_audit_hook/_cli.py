@@ -1,0 +1,483 @@
+"""The ``descope-audit-hook`` command line: send, sign, verify, serve, demo.
+
+Exit status: 0 success, 1 the delivery was rejected or failed, 2 bad usage or configuration.
+The receiver's configuration options mirror :meth:`Verifier.from_env`: each option
+overrides its ``DESCOPE_AUDIT_*`` variable, so one set of variables configures ``serve``,
+``verify`` and your own application alike. Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._config import kwargs_from_env
+from ._errors import ConfigurationError, VerificationError
+from ._forms import FORMS, sign
+from ._models import AuditEvent
+from ._sender import (
+    DEFAULT_SIGNED_FORM,
+    SAMPLES,
+    SendError,
+    UsageError,
+    build_delivery,
+    load_payload,
+    parse_header_option,
+    request,
+    sample_payload,
+)
+from ._verifier import Verifier
+
+__all__ = ["build_parser", "main"]
+
+PREFIX = "DESCOPE_AUDIT_"
+PROG = "descope-audit-hook"
+_AUTH_VARS = ("BEARER_TOKEN", "API_KEY_HEADER", "API_KEY", "BASIC_USERNAME", "BASIC_PASSWORD")
+
+_EPILOG_CONFIG = (
+    "Each configuration option overrides its DESCOPE_AUDIT_* environment variable "
+    "(HMAC_SECRET, BEARER_TOKEN, API_KEY_HEADER, API_KEY, BASIC_USERNAME, BASIC_PASSWORD, HEADERS, "
+    "MAX_BODY_BYTES, SIGNED_FORMS, ALLOW_UNAUTHENTICATED, ...), the same variables Verifier.from_env() reads. "
+    "Prefer the variables for secrets: command lines are visible to other local users."
+)
+
+
+# --- configuration shared by serve and verify -------------------------------------------
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("receiver configuration (overrides DESCOPE_AUDIT_* variables)")
+    group.add_argument(
+        "--hmac-secret", action="append", metavar="SECRET", help="the connector's HMAC secret; repeat to rotate"
+    )
+    group.add_argument("--bearer-token", action="append", metavar="TOKEN", help="Bearer token; repeat to rotate")
+    group.add_argument("--api-key-header", metavar="NAME", help="API key type: the header name (the key)")
+    group.add_argument("--api-key", action="append", metavar="VALUE", help="API key type: the value; repeat to rotate")
+    group.add_argument("--basic-user", metavar="USER", help="Basic type: the username")
+    group.add_argument(
+        "--basic-password", action="append", metavar="PASSWORD", help="Basic type: the password; repeat to rotate"
+    )
+    group.add_argument(
+        "--required-header",
+        action="append",
+        metavar="NAME:VALUE",
+        help="a static header the connector sends; it must arrive with this value (repeatable)",
+    )
+    group.add_argument("--max-body-bytes", type=_positive_int, metavar="N", help="body size limit (default 1048576)")
+    group.add_argument(
+        "--signed-forms", metavar="FORMS", help=f"accepted signed forms, comma-separated (default: {','.join(FORMS)})"
+    )
+    group.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="accept deliveries with no signature and no credentials (the connector's auth type None)",
+    )
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return int(value)
+
+
+def _joined(values: Sequence[str], option: str) -> str:
+    for value in values:
+        if "," in value:
+            raise UsageError(f"{option} must not contain ',' (values are joined with commas, like the variables)")
+    return ",".join(values)
+
+
+def config_environ(args: argparse.Namespace, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``DESCOPE_AUDIT_*`` variables with the command line's options laid over them."""
+    source = os.environ if base is None else base
+    env = {key: value for key, value in source.items() if key.startswith(PREFIX)}
+    if args.hmac_secret:
+        env[PREFIX + "HMAC_SECRET"] = _joined(args.hmac_secret, "--hmac-secret")
+    given = {
+        "BEARER_TOKEN": _joined(args.bearer_token, "--bearer-token") if args.bearer_token else None,
+        "API_KEY_HEADER": args.api_key_header,
+        "API_KEY": _joined(args.api_key, "--api-key") if args.api_key else None,
+        "BASIC_USERNAME": args.basic_user,
+        "BASIC_PASSWORD": _joined(args.basic_password, "--basic-password") if args.basic_password else None,
+    }
+    if any(value is not None for value in given.values()):
+        # An authentication type on the command line replaces the one in the environment.
+        for name in _AUTH_VARS:
+            env.pop(PREFIX + name, None)
+        env.update({PREFIX + name: value for name, value in given.items() if value is not None})
+    if args.required_header:
+        pairs = dict(parse_header_option(item, "--required-header") for item in args.required_header)
+        env[PREFIX + "HEADERS"] = json.dumps(pairs)
+    if args.max_body_bytes is not None:
+        env[PREFIX + "MAX_BODY_BYTES"] = str(args.max_body_bytes)
+    if args.signed_forms:
+        env[PREFIX + "SIGNED_FORMS"] = args.signed_forms
+    if args.allow_unauthenticated:
+        env[PREFIX + "ALLOW_UNAUTHENTICATED"] = "true"
+    return env
+
+
+def _check_configured(env: Mapping[str, str]) -> None:
+    kwargs = kwargs_from_env(env, PREFIX)
+    if kwargs["hmac_secret"] is None and kwargs["auth"] is None and not kwargs["allow_unauthenticated"]:
+        raise UsageError(
+            "no HMAC secret and no authentication configured: pass --hmac-secret and/or one of "
+            "--bearer-token, --api-key-header with --api-key, --basic-user with --basic-password "
+            "(or set the DESCOPE_AUDIT_* variables), or --allow-unauthenticated"
+        )
+
+
+def verifier_from_args(args: argparse.Namespace) -> Verifier:
+    env = config_environ(args)
+    _check_configured(env)
+    return Verifier.from_env(env, prefix=PREFIX)
+
+
+# --- send ----------------------------------------------------------------------------------
+
+
+def _send_auth(args: argparse.Namespace) -> Auth | None:
+    chosen = [
+        name
+        for name, present in (
+            ("--bearer-token", args.bearer_token is not None),
+            ("--api-key-header/--api-key", args.api_key_header is not None or args.api_key is not None),
+            ("--basic-user/--basic-password", args.basic_user is not None or args.basic_password is not None),
+        )
+        if present
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one authentication type, not {' and '.join(chosen)}")
+    if args.bearer_token is not None:
+        return BearerToken(args.bearer_token)
+    if args.api_key_header is not None or args.api_key is not None:
+        if args.api_key_header is None or args.api_key is None:
+            raise UsageError("--api-key-header and --api-key go together")
+        return ApiKey(args.api_key_header, args.api_key)
+    if args.basic_user is not None or args.basic_password is not None:
+        if args.basic_user is None or args.basic_password is None:
+            raise UsageError("--basic-user and --basic-password go together")
+        return BasicAuth(args.basic_user, args.basic_password)
+    return None
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    headers = dict(parse_header_option(item) for item in args.header or ())
+    auth = _send_auth(args)
+    secret: str | None = args.hmac_secret
+    if args.from_env:
+        kwargs = kwargs_from_env(os.environ, PREFIX)
+        if auth is None:
+            auth = kwargs["auth"]
+        if secret is None and kwargs["hmac_secret"]:
+            secret = kwargs["hmac_secret"][0]
+        for name, value in (kwargs.get("required_headers") or {}).items():
+            headers.setdefault(name, value)
+    if secret is not None and not secret.strip():
+        raise UsageError("--hmac-secret must not be empty")
+    if args.file is not None:
+        if args.count is not None:
+            raise UsageError("--count applies to the mixed sample only, not to --file")
+        payload = load_payload(args.file, sys.stdin)
+    else:
+        payload = sample_payload(args.sample, args.count, args.seed)
+    body, sent_headers = build_delivery(
+        payload, hmac_secret=secret, auth=auth, headers=headers, signed_form=args.signed_form
+    )
+    events = len(payload) if isinstance(payload, list) else 1
+    signed = f"signed ({args.signed_form} form)" if secret is not None else "unsigned"
+    print(f"POST {args.url}: {events} event(s), {len(body)} bytes, {signed}", flush=True)
+    response = request(
+        args.url, body, sent_headers, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout
+    )
+    print(f"HTTP {response.status} {response.reason}")
+    text = response.text()
+    if text:
+        print(text.rstrip("\n"))
+    if not response.ok:
+        _error(f"the receiver answered {response.status} {response.reason}")
+        return 1
+    return 0
+
+
+# --- sign ----------------------------------------------------------------------------------
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    secret = args.hmac_secret
+    if secret is None:
+        values = [part.strip() for part in os.environ.get(PREFIX + "HMAC_SECRET", "").split(",") if part.strip()]
+        if not values:
+            raise UsageError(f"no HMAC secret: pass --hmac-secret or set {PREFIX}HMAC_SECRET")
+        secret = values[0]
+    if args.file == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        try:
+            body = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    print(sign(body, secret))
+    return 0
+
+
+# --- verify --------------------------------------------------------------------------------
+
+
+def _read_headers_file(path: str) -> list[tuple[str, str]]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if number == 1 and " HTTP/" in line and ":" not in line.split(" ", 1)[0]:
+            continue  # a captured request line, "POST /descope/audit HTTP/1.1"
+        try:
+            pairs.append(parse_header_option(line, f"line {number} of {path}"))
+        except UsageError:
+            raise UsageError(f"line {number} of {path} is not 'Name: value'") from None
+    return pairs
+
+
+def _event_line(event: AuditEvent) -> str:
+    parts = [
+        event.occurred.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        event.action,
+        event.severity.value if event.severity else "-",
+    ]
+    for label, value in (("actor", event.actor_id), ("user", event.user_id)):
+        if value:
+            parts.append(f"{label}={value}")
+    if event.tenants:
+        parts.append("tenants=" + ",".join(event.tenants))
+    if event.login_ids:
+        parts.append("loginIds=" + ",".join(event.login_ids))
+    for label, value in (("method", event.method), ("geo", event.geo), ("ip", event.remote_address)):
+        if value:
+            parts.append(f"{label}={value}")
+    return "  " + " ".join(json.dumps(p, ensure_ascii=False)[1:-1] for p in parts)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    headers: list[tuple[str, str]] = []
+    if args.headers_file:
+        headers += _read_headers_file(args.headers_file)
+    headers += [parse_header_option(item, "-H") for item in args.header or ()]
+    try:
+        body = Path(args.body).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.body}: {exc.strerror or exc}") from None
+    verifier = verifier_from_args(args)
+    try:
+        batch = verifier.verify(body, headers)
+    except VerificationError as exc:
+        print(f"rejected: {exc.status_code} {exc.code}: {exc.message}")
+        return 1
+    form = f"signature matched the {batch.signed_form} form" if batch.signed_form else "no signature configured"
+    print(f"accepted: {len(batch)} event(s); {form}")
+    if args.json:
+        print(json.dumps([event.to_dict() for event in batch], indent=2, ensure_ascii=False))
+    else:
+        for event in batch:
+            print(_event_line(event))
+    return 0
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ._receiver import create_app, log_requests_to_stderr, make_server
+
+    env = config_environ(args)
+    if args.db is not None:
+        env[PREFIX + "DB"] = args.db
+    if args.path is not None:
+        env[PREFIX + "PATH"] = args.path
+    _check_configured(env)
+    app = create_app(env, prefix=PREFIX)
+    log_requests_to_stderr()
+    try:
+        server = make_server(args.host, args.port, app)
+    except OSError as exc:
+        _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return 1
+    host, port = args.host, server.server_address[1]
+    base = f"http://{host}:{port}"
+    (path,) = app.hooks
+    print(f"receiving Descope audit deliveries on POST {base}{path}", flush=True)
+    print(f"audit page: {base}/   JSON: {base}/api/events   database: {app.store.path}", flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print("warning: the audit page has no login; keep it on loopback or behind your own auth", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    return run_demo(keep_serving=args.keep_serving, port=args.port, db=args.db, out=sys.stdout)
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Emulate, verify and receive Descope Audit Webhook Connector deliveries.",
+        epilog="Run '%(prog)s COMMAND --help' for a command's options. Exit status: 0 ok, 1 rejected or failed, "
+        "2 bad usage.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    send = commands.add_parser(
+        "send",
+        help="send a delivery the way Descope's connector does",
+        description="Emulate Descope's Audit Webhook Connector: POST signed, authenticated audit events to URL. "
+        "Prints the response status and body; exits 1 on a non-2xx answer or a connection error.",
+        epilog=f"Default signed form: {DEFAULT_SIGNED_FORM} (Descope's Go backend most likely signs the exact "
+        "bytes it sends; see docs/cli.md). Prefer --from-env for secrets: command lines are visible to other users.",
+    )
+    send.add_argument("url", metavar="URL", help="the receiver, http:// or https://")
+    auth = send.add_argument_group("authentication type (default: none)")
+    auth.add_argument("--bearer-token", metavar="TOKEN", help="send Authorization: Bearer TOKEN")
+    auth.add_argument("--api-key-header", metavar="NAME", help="API key type: the header name (the key)")
+    auth.add_argument("--api-key", metavar="VALUE", help="API key type: the header value (the token)")
+    auth.add_argument("--basic-user", metavar="USER", help="Basic type: the username")
+    auth.add_argument("--basic-password", metavar="PASSWORD", help="Basic type: the password")
+    send.add_argument(
+        "--header", action="append", metavar="NAME:VALUE", help="a static header sent on every request (repeatable)"
+    )
+    send.add_argument("--hmac-secret", metavar="SECRET", help="sign the body into x-descope-webhook-s256")
+    send.add_argument(
+        "--signed-form",
+        choices=FORMS,
+        default=DEFAULT_SIGNED_FORM,
+        help=f"which string is signed (default {DEFAULT_SIGNED_FORM})",
+    )
+    send.add_argument(
+        "--from-env",
+        action="store_true",
+        help="take the secret, auth type and static headers from the DESCOPE_AUDIT_* variables "
+        "(the first value of each) where no option gives them",
+    )
+    send.add_argument(
+        "--trust-any-certificate",
+        action="store_true",
+        help="skip TLS certificate verification (the connector's setting; off by default)",
+    )
+    source = send.add_mutually_exclusive_group()
+    source.add_argument("--file", metavar="FILE", help="send the events of this JSON file ('-' for stdin)")
+    source.add_argument(
+        "--sample", choices=tuple(SAMPLES), default="mixed", help="send a built-in sample (default: mixed)"
+    )
+    send.add_argument("--count", type=_positive_int, metavar="N", help="events in the mixed sample (default 10)")
+    send.add_argument("--seed", type=int, default=0, metavar="N", help="vary the mixed sample (default 0)")
+    send.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="default 10")
+    send.set_defaults(func=_cmd_send)
+
+    sign_cmd = commands.add_parser(
+        "sign",
+        help="print the x-descope-webhook-s256 value for a body",
+        description="Print the x-descope-webhook-s256 value Descope would send for exactly these bytes: "
+        "base64 of HMAC-SHA256(secret, body).",
+    )
+    sign_cmd.add_argument("file", nargs="?", default="-", metavar="FILE", help="the body (default: stdin)")
+    sign_cmd.add_argument(
+        "--hmac-secret", metavar="SECRET", help=f"the secret (default: the first value of {PREFIX}HMAC_SECRET)"
+    )
+    sign_cmd.set_defaults(func=_cmd_sign)
+
+    verify_cmd = commands.add_parser(
+        "verify",
+        help="check a captured request against a configuration",
+        description="Check a captured request (body file plus headers) the way the receiver would. Prints the "
+        "verdict, the signed form that matched and the events; exits 1 with the reason when rejected.",
+        epilog=_EPILOG_CONFIG,
+    )
+    verify_cmd.add_argument("--body", required=True, metavar="FILE", help="the request body, byte for byte")
+    verify_cmd.add_argument(
+        "-H", "--header", action="append", metavar="'Name: value'", help="a request header (repeatable)"
+    )
+    verify_cmd.add_argument("--headers-file", metavar="FILE", help="request headers, one 'Name: value' per line")
+    verify_cmd.add_argument("--json", action="store_true", help="print the events as JSON")
+    _add_config_options(verify_cmd)
+    verify_cmd.set_defaults(func=_cmd_verify)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference receiver with its audit page",
+        description="Receive deliveries (POST PATH), verify them, store accepted events once each in SQLite, "
+        "and show them on an audit page (GET /) and as JSON (GET /api/events).",
+        epilog=_EPILOG_CONFIG + " DESCOPE_AUDIT_DB and DESCOPE_AUDIT_PATH set --db and --path.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--db", metavar="FILE", help="SQLite database (default ./audit-events.db)")
+    serve.add_argument("--path", metavar="PATH", help="the webhook path (default /descope/audit)")
+    _add_config_options(serve)
+    serve.set_defaults(func=_cmd_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run a receiver and show what it accepts and rejects",
+        description="Start the receiver on a free loopback port with a temporary database and generated "
+        "secrets, send it valid deliveries for each authentication type and tampered, forged, wrongly "
+        "authenticated and oversize ones, and print what was accepted and rejected. Exits 0 only when every "
+        "outcome is the expected one.",
+    )
+    demo.add_argument("--keep-serving", action="store_true", help="leave the receiver up to browse its audit page")
+    demo.add_argument("--port", type=int, default=0, help="port for the receiver (default: a free one)")
+    demo.add_argument("--db", metavar="FILE", help="keep the events in this SQLite file (default: temporary)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (UsageError, ConfigurationError) as exc:
+        _error(str(exc))
+        return 2
+    except SendError as exc:
+        _error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130

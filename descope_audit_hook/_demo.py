@@ -1,0 +1,198 @@
+"""``descope-audit-hook demo``: the receiver and the connector emulator, face to face.
+
+Starts the reference receiver on a free loopback port (a thread, a temporary database,
+secrets generated for this run and never printed), with one webhook path per connector
+authentication type, then uses the sender to deliver valid batches and hostile ones and
+prints a table of expected against actual outcomes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ._auth import ApiKey, BasicAuth, BearerToken
+from ._models import SignedForm
+from ._receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
+from ._sender import Response, SendError, build_delivery, request, sample_payload
+from ._verifier import Verifier
+from .testing import signed_string
+
+__all__ = ["DEMO_LIMIT", "Case", "run_demo"]
+
+#: The demo receivers' body limit, small enough for the oversize case to stay cheap.
+DEMO_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of the demo and what the receiver must answer."""
+
+    label: str
+    path: str
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    stored: int | None = None  # for an accepted delivery: how many new events
+    duplicates: int = 0  # ... and how many it already had
+    code: str | None = None  # for a rejection: the error code
+    total: int | None = None  # for the listing: how many events it holds
+
+    def expected(self) -> str:
+        return f"{self.status} {_detail(self.stored, self.code, self.total, self.duplicates)}".rstrip()
+
+
+def _detail(stored: int | None, code: str | None, total: int | None, duplicates: int | None = None) -> str:
+    if stored is not None:
+        return f"stored {stored}" + (f", {duplicates} dup" if duplicates else "")
+    if code is not None:
+        return code
+    if total is not None:
+        return f"lists {total}"
+    return ""
+
+
+def _actual(case: Case, response: Response) -> tuple[str, bool]:
+    payload = response.json() if response.body[:1] in (b"{", b"[") else None
+    data: dict[str, Any] = payload if isinstance(payload, dict) else {}
+    stored = data.get("stored") if case.stored is not None else None
+    code = data.get("error") if case.code is not None else None
+    total = data.get("total") if case.total is not None else None
+    text = f"{response.status} {_detail(stored, code, total, data.get('duplicates'))}".rstrip()
+    duplicates = data.get("duplicates", 0) if case.stored is not None else 0
+    expected = (case.status, case.stored, case.code, case.total, case.duplicates)
+    ok = (response.status, stored, code, total, duplicates) == expected
+    return text, ok
+
+
+def _cases() -> tuple[dict[str, Verifier], list[Case]]:
+    secret = secrets.token_urlsafe(32)
+    bearer = BearerToken(secrets.token_urlsafe(24))
+    api_key = ApiKey("x-api-key", secrets.token_urlsafe(24))
+    basic = BasicAuth("descope-connector", secrets.token_urlsafe(24))
+    static = {"x-descope-env": "demo"}
+    hooks = {
+        "/hooks/bearer": Verifier(secret, auth=bearer, required_headers=static, max_body_bytes=DEMO_LIMIT),
+        "/hooks/api-key": Verifier(secret, auth=api_key, max_body_bytes=DEMO_LIMIT),
+        "/hooks/basic": Verifier(secret, auth=basic, max_body_bytes=DEMO_LIMIT),
+        "/hooks/hmac-only": Verifier(secret, max_body_bytes=DEMO_LIMIT),
+    }
+
+    def deliver(
+        payload: Any, auth: Any = None, form: SignedForm = "raw", headers: Mapping[str, str] | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        body, sent = build_delivery(payload, hmac_secret=secret, auth=auth, headers=headers, signed_form=form)
+        return body, sent
+
+    mixed = sample_payload("mixed", 5)
+    bearer_body, bearer_headers = deliver(mixed, bearer, "raw", static)
+    api_body, api_headers = deliver(sample_payload("login-failed"), api_key, "trimmed")
+    basic_body, basic_headers = deliver(sample_payload("user-modified"), basic, "compact")
+    hmac_body, hmac_headers = deliver(sample_payload("mixed", 3, seed=1), None, "compact-escaped")
+
+    tampered = [dict(event) for event in mixed]
+    tampered[0]["remoteAddress"] = "192.0.2.66"
+    tampered_body = signed_string(tampered, "raw")[0]
+    forged_body, forged_headers = build_delivery(
+        mixed, hmac_secret=secrets.token_urlsafe(32), auth=bearer, headers=static
+    )
+    wrong_bearer = deliver(mixed, BearerToken(secrets.token_urlsafe(24)), "raw", static)
+    wrong_basic = deliver(mixed, BasicAuth("descope-connector", secrets.token_urlsafe(24)))
+    no_static = deliver(mixed, bearer)
+    oversize = deliver(sample_payload("mixed", 200, seed=2), bearer, "raw", static)
+    not_json, not_json_headers = deliver(b'[{"action": "LoginSucceed",', api_key)
+    valid = len(mixed) + 1 + 1 + 3
+
+    cases = [
+        Case(
+            "Bearer token + static header, 5 events, raw", "/hooks/bearer", 200, bearer_body, bearer_headers, stored=5
+        ),
+        Case("API key header, LoginFailed, trimmed", "/hooks/api-key", 200, api_body, api_headers, stored=1),
+        Case("Basic auth, UserModified, compact", "/hooks/basic", 200, basic_body, basic_headers, stored=1),
+        Case("HMAC only, 3 events, compact-escaped", "/hooks/hmac-only", 200, hmac_body, hmac_headers, stored=3),
+        Case(
+            "redelivery of the Bearer batch", "/hooks/bearer", 200, bearer_body, bearer_headers, stored=0, duplicates=5
+        ),
+        Case("tampered body", "/hooks/bearer", 401, tampered_body, bearer_headers, code="invalid_signature"),
+        Case("forged signature", "/hooks/bearer", 401, forged_body, forged_headers, code="invalid_signature"),
+        Case("wrong Bearer token", "/hooks/bearer", 401, *wrong_bearer, code="invalid_credentials"),
+        Case("wrong Basic password", "/hooks/basic", 401, *wrong_basic, code="invalid_credentials"),
+        Case("static header missing", "/hooks/bearer", 401, *no_static, code="missing_header"),
+        Case(f"oversize body (> {DEMO_LIMIT // 1024} KiB)", "/hooks/bearer", 413, *oversize, code="payload_too_large"),
+        Case("signed, authenticated, not JSON", "/hooks/api-key", 400, not_json, not_json_headers, code="invalid_json"),
+        Case("GET on the webhook", "/hooks/bearer", 405, method="GET", code="method_not_allowed"),
+        Case("the listing holds every valid event", "/api/events?per_page=500", 200, method="GET", total=valid),
+    ]
+    return hooks, cases
+
+
+def _table(rows: list[tuple[str, ...]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+        if index == 0:
+            print("  ".join("-" * width for width in widths), file=out)
+
+
+def run_demo(*, keep_serving: bool = False, port: int = 0, db: str | None = None, out: TextIO) -> int:
+    """Run the demo; 0 when every outcome was the expected one."""
+    logging.getLogger("descope_audit_hook").setLevel(logging.ERROR)  # the table says what was rejected
+    hooks, cases = _cases()
+    workdir = None if db is not None else tempfile.TemporaryDirectory(prefix="descope-audit-demo-")
+    db_path = db if db is not None else os.path.join(workdir.name if workdir else ".", "audit-events.db")
+    server = make_server("127.0.0.1", port, AuditReceiver(hooks, EventStore(db_path)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        print(f"receiver on {base} (one webhook path per auth type, database {db_path})\n", file=out, flush=True)
+        rows: list[tuple[str, ...]] = [("#", "delivery", "path", "expected", "actual", "")]
+        failures = 0
+        for number, case in enumerate(cases, 1):
+            try:
+                response = request(base + case.path, case.body, case.headers, method=case.method, timeout=15)
+            except SendError as exc:
+                actual, ok = f"error: {exc}", False
+            else:
+                actual, ok = _actual(case, response)
+            failures += not ok
+            rows.append(
+                (str(number), case.label, case.path.split("?")[0], case.expected(), actual, "ok" if ok else "FAIL")
+            )
+        page = request(base + "/", b"", {}, method="GET", timeout=15)
+        page_ok = page.status == 200 and b"<table" in page.body
+        failures += not page_ok
+        rows.append(
+            (
+                str(len(cases) + 1),
+                "the audit page shows them",
+                "/",
+                "200 html",
+                f"{page.status} html" if page_ok else str(page.status),
+                "ok" if page_ok else "FAIL",
+            )
+        )
+        _table(rows, out)
+        print(file=out)
+        verdict = "every outcome was the expected one" if not failures else f"{failures} unexpected outcome(s)"
+        print(f"result: {verdict}", file=out)
+        print(f"audit page: {base}/   JSON: {base}/api/events", file=out, flush=True)
+        if keep_serving:
+            print("receiver kept running; press Ctrl-C to stop", file=out, flush=True)
+            log_requests_to_stderr()
+            with contextlib.suppress(KeyboardInterrupt):
+                thread.join()
+        return 0 if not failures else 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        if workdir is not None:
+            workdir.cleanup()

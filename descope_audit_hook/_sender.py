@@ -1,0 +1,227 @@
+"""An emulator of Descope's Audit Webhook Connector: builds a delivery and POSTs it.
+
+Standard library only (:mod:`http.client`, :mod:`ssl`). The delivery itself (body,
+auth headers, static headers, signature) comes from :func:`descope_audit_hook.testing.make_delivery`,
+so the emulator and the library's test helpers cannot drift apart.
+
+Which signed form is the default, and why: Descope's backend is written in Go, and the
+plain Go way to send a signed JSON request is to ``json.Marshal`` the events once, sign
+those bytes and send the same bytes as the body. The receiver then sees a compact body
+whose exact bytes were signed: the ``raw`` form. Descope's remark that the signature is
+made "from a JSON string, not the raw post body" reads best as a warning to receivers
+whose framework parsed the body before they could see it. The other forms stay one
+option away (``--signed-form``) because that reading is not confirmed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from ._auth import Auth
+from ._models import SignedForm
+from .testing import Delivery, make_delivery, sample_event, sample_events
+
+__all__ = [
+    "DEFAULT_SIGNED_FORM",
+    "SAMPLES",
+    "Response",
+    "SendError",
+    "UsageError",
+    "build_delivery",
+    "load_payload",
+    "parse_header_option",
+    "request",
+    "sample_payload",
+]
+
+#: What Descope most likely signs; see the module docstring.
+DEFAULT_SIGNED_FORM: SignedForm = "raw"
+
+#: Built-in samples: CLI name -> :func:`sample_event` kind (``mixed`` uses :func:`sample_events`).
+SAMPLES: dict[str, str | None] = {
+    "login-succeeded": "login_succeed",
+    "login-failed": "login_failed",
+    "user-modified": "user_modified",
+    "mixed": None,
+}
+
+_MAX_RESPONSE = 1_048_576
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class UsageError(Exception):
+    """The command line asked for something impossible (exit status 2)."""
+
+
+class SendError(Exception):
+    """The delivery could not be made: connection refused, TLS failure, timeout (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    reason: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON, or ``None`` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def parse_header_option(value: str, option: str = "--header") -> tuple[str, str]:
+    """``NAME:VALUE`` (or ``Name: value``) -> ``(name, value)``; anything else is a :class:`UsageError`."""
+    name, sep, rest = value.partition(":")
+    name = name.strip()
+    if not sep or not name or not set(name) <= _TOKEN:
+        raise UsageError(f"{option} must look like NAME:VALUE with an HTTP header name, got {_shown(value)}")
+    rest = rest.strip(" \t")
+    if set(rest) & set("\r\n\x00"):
+        raise UsageError(f"{option} {name}: the value must not contain line breaks or NUL")
+    return name, rest
+
+
+def _shown(value: str) -> str:
+    # Enough to recognise a typo; header values may be secrets, so never the value part.
+    head = value.partition(":")[0]
+    return json.dumps(head[:40]) + ("..." if ":" in value else "")
+
+
+def sample_payload(name: str, count: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """The events of a built-in sample."""
+    if name not in SAMPLES:
+        raise UsageError(f"unknown sample {name!r}; choose from {', '.join(SAMPLES)}")
+    kind = SAMPLES[name]
+    if kind is None:
+        number = 10 if count is None else count
+        if number < 1:
+            raise UsageError("--count must be at least 1")
+        return sample_events(number, seed=seed)
+    if count is not None:
+        raise UsageError("--count applies to the mixed sample only")
+    return [sample_event(kind)]
+
+
+def load_payload(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]] | dict[str, Any]:
+    """The JSON of ``path`` (``-`` for stdin): an array of event objects or one object."""
+    label = "stdin" if path == "-" else path
+    try:
+        if path == "-":
+            if stdin is None:
+                raise UsageError("no stdin to read")
+            text = stdin.read()
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {label}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{label} is not UTF-8 text") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if isinstance(payload, dict):
+        return payload
+    if isinstance(payload, list) and all(isinstance(item, dict) for item in payload):
+        return payload
+    raise UsageError(f"{label} must hold a JSON array of event objects or one JSON object")
+
+
+def build_delivery(
+    payload: list[dict[str, Any]] | dict[str, Any] | bytes,
+    *,
+    hmac_secret: str | None = None,
+    auth: Auth | None = None,
+    headers: Mapping[str, str] | None = None,
+    signed_form: SignedForm = DEFAULT_SIGNED_FORM,
+) -> Delivery:
+    """The request the connector would send: body and headers (ready ``bytes`` are signed as they are)."""
+    return make_delivery(payload, hmac_secret=hmac_secret, auth=auth, required_headers=headers, signed_form=signed_form)
+
+
+def _ssl_context(trust_any_certificate: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if trust_any_certificate:
+        # The connector's "Trust any certificate": a self-signed test server. Off by default.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def request(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    trust_any_certificate: bool = False,
+    timeout: float = 10.0,
+) -> Response:
+    """Send one request and return the response. Redirects are not followed (nor does Descope, presumably)."""
+    from . import __version__
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"URL must be an http:// or https:// address, got {json.dumps(url[:200])}")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("put credentials in --basic-user/--basic-password, not in the URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError("the URL has an invalid port") from None
+    host = parts.hostname
+    where = f"{host}:{port}" if port else host
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=timeout, context=_ssl_context(trust_any_certificate)
+        )
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    sent = {
+        "User-Agent": f"descope-audit-hook/{__version__} (connector emulator)",
+        **headers,
+        "Content-Length": str(len(body)),
+    }
+    try:
+        # The server may have answered early (a 413) and stopped reading: its answer counts.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(method, target, body=body, headers=sent)
+        answer = connection.getresponse()
+        data = answer.read(_MAX_RESPONSE)
+        return Response(answer.status, answer.reason, data, tuple(answer.getheaders()))
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or "certificate verify failed"
+        raise SendError(
+            f"TLS certificate of {where} is not trusted ({reason}); "
+            "for a self-signed test server pass --trust-any-certificate"
+        ) from None
+    except ssl.SSLError as exc:
+        raise SendError(f"TLS handshake with {where} failed: {exc.reason or exc}") from None
+    except TimeoutError:
+        raise SendError(f"no answer from {where} within {timeout:g} s") from None
+    except http.client.HTTPException as exc:
+        raise SendError(f"{where} did not answer with valid HTTP ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise SendError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    finally:
+        connection.close()
