@@ -1,0 +1,273 @@
+"""Django: a view decorator, ``@audit_webhook(verifier)``, or a middleware for configured paths.
+
+The decorator::
+
+    from descope_audit_hook.django import audit_webhook
+
+    @audit_webhook()                      # the verifier from settings, see below
+    def descope_audit(request, batch):
+        ...
+        return JsonResponse({"received": len(batch)})
+
+The middleware (``request.descope_audit`` holds the batch in the view)::
+
+    MIDDLEWARE = [..., "descope_audit_hook.django.AuditWebhookMiddleware", ...]
+    DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit/"]}
+
+A rejected request never reaches the view: it is answered ``{"error": code, "message":
+...}`` as JSON with the error's status (401, 400, 413; 405 for anything but ``POST``) and
+headers (``WWW-Authenticate``, ``Allow``).
+
+Settings:
+
+``DESCOPE_AUDIT_WEBHOOK`` (a dict, all keys optional except ``PATHS`` for the middleware)
+    ``PATHS``: the exact request paths (``request.path_info``) the middleware verifies.
+    ``VERIFIER``: a ready :class:`~descope_audit_hook.Verifier`.
+    ``DEDUPE``: a :class:`~descope_audit_hook.DedupeStore` (or its dotted import path)
+    for the middleware. The verifier keys below may also be given here, without the
+    ``DESCOPE_AUDIT_`` prefix (``"HMAC_SECRET": ...``).
+``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_BEARER_TOKEN``, ... (top-level settings)
+    named like the environment variables of ``Verifier.from_env``; each one missing
+    from the settings is read from the environment.
+
+CSRF and login: the webhook carries no cookie and no session. The decorator marks the
+view ``csrf_exempt`` and ``login_not_required``. The middleware tells
+``CsrfViewMiddleware`` that a verified request has been checked (the credential and
+signature stand in for the CSRF token); with ``LoginRequiredMiddleware`` the view behind
+a webhook path must be marked ``@login_not_required`` (Django's rule for every public
+view), and the middleware raises ``ImproperlyConfigured`` if it is not, rather than let
+the delivery be redirected to a login page.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from ._adapter import (
+    PREFIX,
+    error_response,
+    incomplete_body,
+    load_verifier,
+    missing_framework,
+    read_bounded,
+    reject,
+    run_once,
+)
+from ._config import ENV_VARS
+from ._dedupe import DedupeStore
+from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
+from ._models import AuditBatch
+from ._verifier import Verifier
+
+try:
+    from django.conf import settings
+    from django.contrib.auth import decorators as _auth_decorators
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.signals import setting_changed
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase
+    from django.http.request import UnreadablePostError
+    from django.urls import Resolver404, resolve
+    from django.utils.module_loading import import_string
+    from django.views.decorators.csrf import csrf_exempt
+
+    from ._django_cache import CacheDedupeStore
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    if not (exc.name or "django").startswith("django"):
+        raise
+    raise missing_framework("django", "django", "Django") from exc
+
+# Django 5.1+ (LoginRequiredMiddleware came with it); on older Django there is nothing to mark.
+_login_not_required: Callable[[Any], Any] = getattr(_auth_decorators, "login_not_required", lambda view: view)
+
+__all__ = ["SETTING", "AuditWebhookMiddleware", "CacheDedupeStore", "audit_webhook", "read_body", "verify_request"]
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
+
+#: The settings dict for the middleware and the shared verifier.
+SETTING = "DESCOPE_AUDIT_WEBHOOK"
+_KNOWN_KEYS = frozenset({"PATHS", "VERIFIER", "DEDUPE"})
+_LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+
+_cache: dict[str, Verifier] = {}
+
+
+def _clear_cache(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith(PREFIX):
+        _cache.clear()
+
+
+setting_changed.connect(_clear_cache, dispatch_uid="descope_audit_hook.django")
+
+
+def _webhook_settings() -> Mapping[str, Any]:
+    conf = getattr(settings, SETTING, None) or {}
+    if not isinstance(conf, Mapping):
+        raise ImproperlyConfigured(f"settings.{SETTING} must be a dict")
+    unknown = set(conf) - _KNOWN_KEYS - set(ENV_VARS)
+    if unknown:
+        raise ImproperlyConfigured(f"settings.{SETTING} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    return conf
+
+
+def settings_verifier() -> Verifier:
+    """The verifier the settings describe (built once, rebuilt when a ``DESCOPE_AUDIT*`` setting changes).
+
+    Order: ``DESCOPE_AUDIT_WEBHOOK["VERIFIER"]``; else each verifier key from
+    ``DESCOPE_AUDIT_WEBHOOK`` (unprefixed), the top-level ``DESCOPE_AUDIT_*`` setting, the
+    environment variable. Raises :class:`~descope_audit_hook.ConfigurationError`.
+    """
+    cached = _cache.get("verifier")
+    if cached is None:
+        conf = _webhook_settings()
+        ready = conf.get("VERIFIER", getattr(settings, PREFIX + "VERIFIER", None))
+        config: dict[str, Any] = {PREFIX + "VERIFIER": ready}
+        for short in ENV_VARS:
+            value = conf[short] if short in conf else getattr(settings, PREFIX + short, None)
+            config[PREFIX + short] = value
+        cached = _cache["verifier"] = load_verifier(config, where="settings")
+    return cached
+
+
+def read_body(request: HttpRequest, verifier: Verifier) -> bytes:
+    """The request's raw body, read with the verifier's size limit (see the Flask adapter's twin).
+
+    Afterwards ``request.body`` still works in the view: it returns the bytes read here.
+    """
+    verifier.check_content_length(request.META.get("CONTENT_LENGTH"))
+    try:
+        body = read_bounded(request.read, verifier.max_body_bytes)
+    except (UnreadablePostError, OSError, ValueError):
+        raise reject(incomplete_body()) from None
+    # HttpRequest.body is the cached ``_body`` once it was read; we read the stream
+    # ourselves (bounded, which ``.body`` is not under ASGI), so hand the view the same
+    # bytes instead of RawPostDataException.
+    request._body = body
+    request._stream = io.BytesIO(body)
+    return body
+
+
+def verify_request(request: HttpRequest, verifier: Verifier) -> AuditBatch:
+    """Verify a request: method, size, credentials, signature, payload."""
+    if request.method != "POST":
+        raise reject(MethodNotAllowed())
+    return verifier.verify(read_body(request, verifier), request.headers)
+
+
+def _error(exc: VerificationError) -> HttpResponse:
+    status, body, headers = error_response(exc)
+    content_type = headers.pop("Content-Type")
+    return HttpResponse(body, status=status, content_type=content_type, headers=headers)
+
+
+def _status(response: HttpResponseBase) -> int:
+    return response.status_code
+
+
+_View = Callable[Concatenate[HttpRequest, AuditBatch, P], R]
+_Wrapped = Callable[Concatenate[HttpRequest, P], "R | HttpResponse"]
+
+
+def audit_webhook(
+    verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None
+) -> Callable[[_View[P, R]], _Wrapped[P, R]]:
+    """Decorate a view ``view(request, batch, *args, **kwargs)`` that runs only for a verified delivery.
+
+    ``verifier=None`` uses the verifier from settings. The view is marked
+    ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
+    batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
+    events not seen before, and if it raises or answers 5xx the claims are released so
+    that the redelivery is processed.
+    """
+    if verifier is not None and not isinstance(verifier, Verifier):
+        raise ConfigurationError("audit_webhook() takes a Verifier (or None to read the settings)")
+
+    def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+            active = verifier if verifier is not None else settings_verifier()
+            try:
+                batch = verify_request(request, active)
+            except VerificationError as exc:
+                return _error(exc)
+
+            def handle(fresh: AuditBatch) -> R:
+                request.descope_audit = fresh  # type: ignore[attr-defined]
+                return view(request, fresh, *args, **kwargs)
+
+            return run_once(batch, dedupe, handle, _status)
+
+        marked: _Wrapped[P, R] = _login_not_required(csrf_exempt(wrapper))
+        return marked
+
+    return decorate
+
+
+class AuditWebhookMiddleware:
+    """Verifies every request to ``DESCOPE_AUDIT_WEBHOOK["PATHS"]`` before the view runs.
+
+    A verified request reaches the view with ``request.descope_audit`` set; any other
+    answers with the JSON error (405 for anything but ``POST``). Place it anywhere in
+    ``MIDDLEWARE``; requests to other paths pass through untouched.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        conf = _webhook_settings()
+        paths = conf.get("PATHS")
+        if (
+            isinstance(paths, (str, bytes))
+            or not isinstance(paths, (list, tuple, set, frozenset))
+            or not paths
+            or not all(isinstance(p, str) and p.startswith("/") for p in paths)
+        ):
+            raise ImproperlyConfigured(f'settings.{SETTING}["PATHS"] must be a non-empty list of paths starting with /')
+        self.paths = frozenset(paths)
+        # Built now, so that a broken configuration stops the app at start-up.
+        self.verifier = settings_verifier()
+        dedupe = conf.get("DEDUPE")
+        if isinstance(dedupe, str):
+            dedupe = import_string(dedupe)
+        if dedupe is not None and not isinstance(dedupe, DedupeStore):
+            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a DedupeStore or its import path')
+        self.dedupe: DedupeStore | None = dedupe
+        self._login_required = _LOGIN_REQUIRED in settings.MIDDLEWARE
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info not in self.paths:
+            return self.get_response(request)
+        try:
+            batch = verify_request(request, self.verifier)
+        except VerificationError as exc:
+            return _error(exc)
+        # CsrfViewMiddleware.process_view skips a request it is told was checked (the flag
+        # it sets itself once a request passed). A cross-site form cannot forge the
+        # connector's credential or signature, which is what the CSRF token stands for.
+        request.csrf_processing_done = True  # type: ignore[attr-defined]
+        if self._login_required:
+            self._check_login_exempt(request)
+
+        def handle(fresh: AuditBatch) -> HttpResponseBase:
+            request.descope_audit = fresh  # type: ignore[attr-defined]
+            return self.get_response(request)
+
+        return run_once(batch, self.dedupe, handle, _status)
+
+    @staticmethod
+    def _check_login_exempt(request: HttpRequest) -> None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return
+        if getattr(match.func, "login_required", True):
+            raise ImproperlyConfigured(
+                f"{request.path_info} is a {SETTING} path but its view is not marked @login_not_required: "
+                "LoginRequiredMiddleware would redirect the webhook (it has no session) to the login page"
+            )
+

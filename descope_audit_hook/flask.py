@@ -1,0 +1,131 @@
+"""Flask: ``@audit_webhook(verifier)`` on the view that receives the webhook.
+
+::
+
+    from descope_audit_hook import AuditBatch, BearerToken, Verifier
+    from descope_audit_hook.flask import audit_webhook
+
+    @app.post("/descope/audit")
+    @audit_webhook(Verifier("hmac-secret", auth=BearerToken("token")))
+    def descope_audit(batch: AuditBatch):
+        for event in batch:
+            ...
+        return {"received": len(batch)}
+
+The view gets the verified :class:`~descope_audit_hook.AuditBatch` as its first
+positional argument (route parameters still arrive as keyword arguments); it is also
+on ``flask.g.descope_audit``. A rejected request never reaches the view: it is answered
+``{"error": code, "message": ...}`` as JSON with the error's status (401, 400, 413, 405)
+and headers (``WWW-Authenticate``, ``Allow``).
+
+With ``verifier=None`` the verifier is built once per app from ``app.config`` keys named
+like the environment variables (``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_BEARER_TOKEN``,
+...; or a ready ``DESCOPE_AUDIT_VERIFIER``), each missing key read from the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+from ._adapter import error_response, incomplete_body, load_verifier, missing_framework, read_bounded, reject, run_once
+from ._dedupe import DedupeStore
+from ._errors import ConfigurationError, MethodNotAllowed, PayloadTooLarge, VerificationError
+from ._models import AuditBatch
+from ._verifier import Verifier
+
+try:
+    from flask import Flask, Response, current_app, g, request
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise missing_framework("flask", "flask", "Flask") from exc
+
+__all__ = ["audit_webhook", "read_body", "verify_request"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Where the verifier built from ``app.config`` is kept (``app.extensions`` is Flask's place for it).
+EXTENSION_KEY = "descope_audit_hook"
+
+
+def _app_verifier(app: Flask) -> Verifier:
+    cached = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(cached, Verifier):
+        # Built on first use (the config is complete by then) and kept for the app's life;
+        # two threads racing here build two equal verifiers, which is harmless.
+        cached = load_verifier(app.config, where="app.config")
+        app.extensions[EXTENSION_KEY] = cached
+    return cached
+
+
+def read_body(verifier: Verifier) -> bytes:
+    """The current request's raw body, read with the verifier's size limit.
+
+    A declared ``Content-Length`` above the limit is refused before anything is read; the
+    stream itself is read at most ``max_body_bytes + 1`` bytes far, so an absent or lying
+    length is caught too. Raises :class:`~descope_audit_hook.VerificationError`.
+    """
+    verifier.check_content_length(request.environ.get("CONTENT_LENGTH"))
+    try:
+        return read_bounded(request.stream.read, verifier.max_body_bytes)
+    except RequestEntityTooLarge:
+        # Flask's own MAX_CONTENT_LENGTH, when it is lower than ours.
+        raise reject(PayloadTooLarge("body larger than the server accepts")) from None
+    except (HTTPException, OSError, ValueError):
+        # werkzeug's ClientDisconnected (the body ended early), a broken connection.
+        raise reject(incomplete_body()) from None
+
+
+def verify_request(verifier: Verifier) -> AuditBatch:
+    """Verify the current request: method, size, credentials, signature, payload."""
+    if request.method != "POST":
+        raise reject(MethodNotAllowed())
+    body = read_body(verifier)
+    return verifier.verify(body, request.headers)
+
+
+def _error(exc: VerificationError) -> Response:
+    status, body, headers = error_response(exc)
+    return Response(body, status=status, headers=headers)
+
+
+def audit_webhook(
+    verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None
+) -> Callable[[Callable[Concatenate[AuditBatch, P], R]], Callable[P, R | Response]]:
+    """Decorate a view so that it runs only for a verified delivery, with the batch as first argument.
+
+    ``dedupe``: a :class:`~descope_audit_hook.DedupeStore`; the view then sees only the
+    events not seen before (``batch.duplicates`` says how many were dropped), and if it
+    raises or answers 5xx the claims are released so that the redelivery is processed.
+    """
+    if verifier is not None and not isinstance(verifier, Verifier):
+        raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
+
+    def decorate(view: Callable[Concatenate[AuditBatch, P], R]) -> Callable[P, R | Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            active = verifier if verifier is not None else _app_verifier(current_app)
+            try:
+                batch = verify_request(active)
+            except VerificationError as exc:
+                return _error(exc)
+            # ensure_sync: an ``async def`` view works as it does without the decorator.
+            call: Callable[..., Any] = current_app.ensure_sync(view)
+
+            def handle(fresh: AuditBatch) -> Any:
+                g.descope_audit = fresh
+                result = call(fresh, *args, **kwargs)
+                # Made a Response here (Flask would do it next anyway) so a 5xx can be seen.
+                return current_app.make_response(result) if dedupe is not None else result
+
+            return cast("R | Response", run_once(batch, dedupe, handle, _status))
+
+        return wrapper
+
+    return decorate
+
+
+def _status(response: Any) -> int:
+    return response.status_code if isinstance(response, Response) else 200
