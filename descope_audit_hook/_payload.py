@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ._errors import PayloadError
-from ._models import EMPTY_MAPPING, AuditEvent, Severity, occurred_from_ms
+from ._models import _EPOCH, EMPTY_MAPPING, AuditEvent, Severity, occurred_from_ms
 
 __all__ = ["Parsed", "parse_events", "parse_json"]
 
@@ -145,7 +146,8 @@ def parse_json(body: bytes) -> Parsed:
     except (ValueError, RecursionError):
         # Integers beyond Python's digit limit, nesting beyond the recursion limit.
         raise PayloadError("JSON too deeply nested or number too long", code="invalid_json") from None
-    if "\\u" in text and _has_lone_surrogate(value):
+    # "\\" alone is a memchr; "\\u" is a slower two-character search, only run when needed.
+    if "\\" in text and "\\u" in text and _has_lone_surrogate(value):
         raise PayloadError("string holds an unpaired UTF-16 surrogate", code="invalid_encoding")
     return Parsed(value, bool(floats))
 
@@ -279,4 +281,143 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
             return (_event(value, path),)
     elif type(value) is not list:
         _fail("expected an array of audit events or an event object", path)
-    return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(value)])
+    try:
+        return tuple(map(_fast_event, value))
+    except _Unusual:
+        pass
+    # Some event needs the checked path: rebuild in order, so the first bad event is the one reported.
+    return tuple([_fast_or_checked(item, path, index) for index, item in enumerate(value)])
+
+
+# --- the fast path --------------------------------------------------------------------
+# verify() spends most of its time past json.loads here (see benchmarks/ and
+# docs/performance.md). _fast_event builds an event only when every field has its common
+# type (strings or null, integer milliseconds, arrays of strings, an object); anything
+# else, valid or not, goes to _event, which holds the rules and names the failing path.
+# Both must build equal events: tests/fuzz/test_fast_path.py compares them.
+
+
+class _Unusual(Exception):
+    """An event the fast path leaves to :func:`_event`."""
+
+
+class _EventBuilder:
+    """The layout of :class:`AuditEvent` without its frozen ``__setattr__``.
+
+    Plain attribute stores on it, then one ``__class__`` assignment (allowed between
+    classes with the same slots), cost a fifth of 14 ``object.__setattr__`` calls.
+    """
+
+    __slots__ = AuditEvent.__slots__
+
+
+# _fast_event sets exactly these; a field added to AuditEvent must be added there too.
+_BUILT = (
+    "action",
+    "occurred",
+    "severity",
+    "actor_id",
+    "user_id",
+    "project_id",
+    "tenants",
+    "login_ids",
+    "device",
+    "method",
+    "geo",
+    "remote_address",
+    "data",
+    "raw",
+)
+if AuditEvent.__slots__ != _BUILT:  # pragma: no cover
+    raise RuntimeError("the fast path of parse_events is out of step with AuditEvent's fields")
+
+_KEYS = (
+    "action",
+    "occurred",
+    "type",
+    "actorId",
+    "userId",
+    "projectId",
+    "tenants",
+    "loginIds",
+    "device",
+    "method",
+    "geo",
+    "remoteAddress",
+    "data",
+)
+_all_fields = itemgetter(*_KEYS)
+_STR_OR_NONE = frozenset((str, type(None)))
+_STR = frozenset((str,))
+_ONE_MS = timedelta(milliseconds=1)
+_view = MappingProxyType
+_new_builder = object.__new__
+
+
+def _fast_event(obj: Any) -> AuditEvent:
+    if type(obj) is not dict:
+        raise _Unusual
+    try:
+        fields = _all_fields(obj)
+    except KeyError:  # an absent field: fine, just a little slower
+        fields = map(obj.get, _KEYS)
+    action, occurred, kind, actor, user, project, tenants, login_ids, device, method, geo, remote, data = fields
+    if not (
+        type(action) is str
+        and action
+        and type(occurred) is int
+        and _STR_OR_NONE.issuperset(map(type, (kind, actor, user, project, device, method, geo, remote)))
+    ):
+        raise _Unusual
+    if type(login_ids) is list and _STR.issuperset(map(type, login_ids)):
+        login_ids = tuple(login_ids)
+    elif login_ids is None and "externalIds" not in obj:
+        login_ids = ()
+    else:
+        raise _Unusual
+    if tenants is None:
+        tenants = ()
+    elif type(tenants) is list and _STR.issuperset(map(type, tenants)):
+        tenants = tuple(tenants)
+    else:
+        raise _Unusual
+    if type(data) is dict:
+        data = _view(data)
+    elif data is None:
+        data = EMPTY_MAPPING
+    else:
+        raise _Unusual
+    severity = None
+    if kind:
+        severity = _SEVERITIES.get(kind)
+        if severity is None:
+            severity = _SEVERITIES.get(kind.lower())
+    try:
+        # Exact integer arithmetic, equal to occurred_from_ms().
+        when = _EPOCH + _ONE_MS * occurred
+    except OverflowError:
+        raise _Unusual from None
+    event: Any = _new_builder(_EventBuilder)
+    event.action = action
+    event.occurred = when
+    event.severity = severity
+    event.actor_id = actor or None
+    event.user_id = user or None
+    event.project_id = project or None
+    event.tenants = tenants
+    event.login_ids = login_ids
+    event.device = device or None
+    event.method = method or None
+    event.geo = geo or None
+    event.remote_address = remote or None
+    event.data = data
+    event.raw = _view(obj)
+    event.__class__ = AuditEvent
+    return event  # type: ignore[no-any-return]
+
+
+def _fast_or_checked(obj: Any, path: str, index: int) -> AuditEvent:
+    try:
+        return _fast_event(obj)
+    except _Unusual:
+        return _event(obj, f"{path}[{index}]")
