@@ -35,7 +35,8 @@ FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
 _JSON_WS = b" \t\r\n"
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=?")
-_LONG_DIGITS = re.compile(r"[0-9]{16}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SIXTEEN_DIGITS = b"0" * 16
 _MAX_SAFE = 2**53 - 1
 _GO_ESCAPES = (
     (b"<", b"\\u003c"),
@@ -152,9 +153,10 @@ def compact(parsed: Parsed) -> bytes:
         # Fast path: without floats, the C encoder already writes what JS writes, unless an
         # integer is too big for a double (16+ digits; a digit run inside a string only costs
         # the slow path).
-        fast = json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":"))
-        if not _LONG_DIGITS.search(fast):
-            return fast.encode("utf-8")
+        fast = json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # Every ASCII digit mapped to "0", then one 16-byte search: a tenth of a regex's time.
+        if _SIXTEEN_DIGITS not in fast.translate(_DIGITS_TO_ZERO):
+            return fast
     out: list[str] = []
     _write(parsed.value, out)
     return "".join(out).encode("utf-8")
@@ -163,6 +165,9 @@ def compact(parsed: Parsed) -> bytes:
 def compact_escaped(compact_bytes: bytes) -> bytes:
     """Go's ``json.Marshal`` escaping applied to compact JSON (it only touches string contents)."""
     for plain, escaped in _GO_ESCAPES:
+        # U+2028/U+2029 start with 0xE2: a memchr skips their slower 3-byte searches.
+        if plain[0] == 0xE2 and 0xE2 not in compact_bytes:
+            continue
         compact_bytes = compact_bytes.replace(plain, escaped)
     return compact_bytes
 
