@@ -1,0 +1,127 @@
+"""Verifier.from_env and the DESCOPE_AUDIT_* variables."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
+from descope_audit_hook._config import ENV_VARS
+
+from ._support import SIG, body_of, event
+
+BODY = body_of([event()])
+P = "DESCOPE_AUDIT_"
+
+
+def test_documented_variables() -> None:
+    assert {"HMAC_SECRET", "BEARER_TOKEN", "API_KEY_HEADER", "API_KEY", "BASIC_USERNAME", "BASIC_PASSWORD"} <= set(
+        ENV_VARS
+    )
+    assert {"HEADERS", "MAX_BODY_BYTES", "SIGNED_FORMS", "ALLOW_UNAUTHENTICATED"} <= set(ENV_VARS)
+
+
+def test_hmac_secret_with_rotation() -> None:
+    v = Verifier.from_env({P + "HMAC_SECRET": "new-one, old-one"})
+    assert v.signs
+    assert v.auth is None
+    for secret in ("new-one", "old-one"):
+        assert v.verify(BODY, {SIG: sign(BODY, secret)}).signed_form == "raw"
+
+
+def test_bearer_token() -> None:
+    v = Verifier.from_env({P + "BEARER_TOKEN": "t1,t2"})
+    assert isinstance(v.auth, BearerToken)
+    assert not v.signs
+    assert len(v.verify(BODY, {"Authorization": "Bearer t2"})) == 1
+    with pytest.raises(AuthenticationError):
+        v.verify(BODY, {"Authorization": "Bearer t3"})
+
+
+def test_api_key() -> None:
+    v = Verifier.from_env({P + "API_KEY_HEADER": "X-Api-Key", P + "API_KEY": "k1,k2"})
+    assert isinstance(v.auth, ApiKey)
+    assert len(v.verify(BODY, {"x-api-key": "k2"})) == 1
+
+
+def test_basic() -> None:
+    v = Verifier.from_env({P + "BASIC_USERNAME": "descope", P + "BASIC_PASSWORD": "pw1,pw2"})
+    assert isinstance(v.auth, BasicAuth)
+    for password in ("pw1", "pw2"):
+        header = "Basic " + base64.b64encode(f"descope:{password}".encode()).decode()
+        assert len(v.verify(BODY, {"Authorization": header})) == 1
+
+
+def test_headers_max_body_and_forms() -> None:
+    v = Verifier.from_env(
+        {
+            P + "HMAC_SECRET": "s3cret",
+            P + "HEADERS": json.dumps({"x-env": "prod"}),
+            P + "MAX_BODY_BYTES": "4096",
+            P + "SIGNED_FORMS": "raw, trimmed",
+        }
+    )
+    assert v.max_body_bytes == 4096
+    assert len(v.verify(BODY, {SIG: sign(BODY, "s3cret"), "x-env": "prod"})) == 1
+    with pytest.raises(AuthenticationError):
+        v.verify(BODY, {SIG: sign(BODY, "s3cret"), "x-env": "dev"})
+
+
+@pytest.mark.parametrize("value", ["true", "1", "YES", " on "])
+def test_allow_unauthenticated(value: str) -> None:
+    assert len(Verifier.from_env({P + "ALLOW_UNAUTHENTICATED": value}).verify(BODY, {})) == 1
+
+
+def test_custom_prefix_and_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(P + name, raising=False)
+    monkeypatch.setenv("HOOK_BEARER_TOKEN", "from-env")
+    v = Verifier.from_env(prefix="HOOK_")
+    assert len(v.verify(BODY, {"Authorization": "Bearer from-env"})) == 1
+    monkeypatch.setenv(P + "BEARER_TOKEN", "default-prefix")
+    v = Verifier.from_env()
+    assert len(v.verify(BODY, {"Authorization": "Bearer default-prefix"})) == 1
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {P + "ALLOW_UNAUTHENTICATED": "false"},
+        {P + "ALLOW_UNAUTHENTICATED": "maybe"},
+        {P + "HMAC_SECRET": ""},
+        {P + "HMAC_SECRET": " , "},
+        {P + "HMAC_SECRET": "", P + "BEARER_TOKEN": "t"},  # a lost secret must not silently disable signing
+        {P + "BEARER_TOKEN": " ", P + "HMAC_SECRET": "s"},
+        {P + "API_KEY": "", P + "HMAC_SECRET": "s"},
+        {P + "BASIC_PASSWORD": "", P + "BASIC_USERNAME": "u", P + "HMAC_SECRET": "s"},
+        {P + "API_KEY_HEADER": "x-api-key", P + "HMAC_SECRET": "s"},
+        {P + "API_KEY": "k"},
+        {P + "BASIC_USERNAME": "u"},
+        {P + "BASIC_PASSWORD": "p"},
+        {P + "BEARER_TOKEN": "t", P + "API_KEY_HEADER": "x-api-key", P + "API_KEY": "k"},
+        {P + "HMAC_SECRET": "s", P + "HEADERS": "x-env=prod"},
+        {P + "HMAC_SECRET": "s", P + "HEADERS": '["x-env", "prod"]'},
+        {P + "HMAC_SECRET": "s", P + "HEADERS": '{"x-env": 1}'},
+        {P + "HMAC_SECRET": "s", P + "MAX_BODY_BYTES": "0"},
+        {P + "HMAC_SECRET": "s", P + "MAX_BODY_BYTES": "-5"},
+        {P + "HMAC_SECRET": "s", P + "MAX_BODY_BYTES": "1MB"},
+        {P + "HMAC_SECRET": "s", P + "SIGNED_FORMS": "raw,pretty"},
+        {P + "HMAC_SECRET": "s", P + "API_KEY_HEADER": "bad header", P + "API_KEY": "k"},
+    ],
+)
+def test_configuration_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env(env)
+    for value in env.values():
+        if len(value.strip()) > 2:
+            # Messages name variables, never their values.
+            assert value not in str(info.value).replace(P, "")
+
+
+def test_error_never_contains_a_secret_value() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({P + "BEARER_TOKEN": "tok-VERYSECRET", P + "API_KEY": "key-VERYSECRET"})
+    assert "VERYSECRET" not in str(info.value)
