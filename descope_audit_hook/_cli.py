@@ -39,7 +39,7 @@ __all__ = ["build_parser", "main"]
 
 PREFIX = "DESCOPE_AUDIT_"
 PROG = "descope-audit-hook"
-_AUTH_VARS = ("BEARER_TOKEN", "API_KEY_HEADER", "API_KEY", "BASIC_USERNAME", "BASIC_PASSWORD")
+_AUTH_GROUPS = (("BEARER_TOKEN",), ("API_KEY_HEADER", "API_KEY"), ("BASIC_USERNAME", "BASIC_PASSWORD"))
 
 _EPILOG_CONFIG = (
     "Each configuration option overrides its DESCOPE_AUDIT_* environment variable "
@@ -107,11 +107,15 @@ def config_environ(args: argparse.Namespace, base: Mapping[str, str] | None = No
         "BASIC_USERNAME": args.basic_user,
         "BASIC_PASSWORD": _joined(args.basic_password, "--basic-password") if args.basic_password else None,
     }
-    if any(value is not None for value in given.values()):
-        # An authentication type on the command line replaces the one in the environment.
-        for name in _AUTH_VARS:
-            env.pop(PREFIX + name, None)
-        env.update({PREFIX + name: value for name, value in given.items() if value is not None})
+    for group in _AUTH_GROUPS:
+        if any(given[name] is not None for name in group):
+            # An authentication type on the command line replaces any other type set in the
+            # environment; variables of the same type fill in what the options leave out.
+            for other in _AUTH_GROUPS:
+                if other is not group:
+                    for name in other:
+                        env.pop(PREFIX + name, None)
+    env.update({PREFIX + name: value for name, value in given.items() if value is not None})
     if args.required_header:
         pairs = dict(parse_header_option(item, "--required-header") for item in args.required_header)
         env[PREFIX + "HEADERS"] = json.dumps(pairs)

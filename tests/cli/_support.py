@@ -1,0 +1,55 @@
+"""Run the command line as a user would: ``python -m descope_audit_hook ...`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CLI", "REPO", "clean_env", "get_json", "run_cli"]
+
+CLI = [sys.executable, "-m", "descope_audit_hook"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The test's environment without any DESCOPE_AUDIT_* variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESCOPE_AUDIT_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*CLI, *args],
+        input=stdin,
+        capture_output=True,
+        env=clean_env(env),
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
