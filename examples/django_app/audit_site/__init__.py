@@ -1,0 +1,1 @@
+"""A minimal Django project that receives Descope audit events (see examples/README.md)."""
