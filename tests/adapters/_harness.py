@@ -1,0 +1,334 @@
+"""One small app per adapter, each driven through its framework's own test client.
+
+Every harness mounts a webhook at ``/hook`` that accepts any method (so that the
+adapter itself, not the router, has to answer 405), records each batch its handler
+receives, and answers ``{"received": n}``. ``send()`` takes the body, the headers and
+how the length is declared, and returns a :class:`Reply` the shared suite can check
+the same way for every framework.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoint's annotations at
+# runtime, and ``Depends(hook)`` names a local variable.
+import io
+import json
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from descope_audit_hook import AuditBatch, DedupeStore, Verifier
+
+PATH = "/hook"
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+#: ``declared``: the real length (the default); ``None``: no Content-Length (chunked); an int: that value.
+Declared = int | None | Literal["actual"]
+ACTUAL: Final = "actual"
+
+KINDS = ("flask", "django-decorator", "django-middleware", "starlette", "fastapi")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Harness:
+    """A running app under test; ``received`` holds every batch its handler got."""
+
+    kind: str
+    send_raw: Callable[[str, bytes, Mapping[str, str], Declared], Reply]
+    received: list[AuditBatch] = field(default_factory=list)
+    #: What the handler does on its next calls: "raise" (an exception) or "500" (answers 500).
+    script: list[str] = field(default_factory=list)
+    #: False where the server cannot read a body without Content-Length (Django under WSGI reads none).
+    reads_undeclared: bool = True
+
+    def send(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        method: str = "POST",
+        declared: Declared = ACTUAL,
+    ) -> Reply:
+        return self.send_raw(method, body, headers, declared)
+
+
+class HandlerBoom(RuntimeError):
+    """What a scripted handler raises."""
+
+
+def record(received: list[AuditBatch], script: list[str], batch: AuditBatch) -> int:
+    """The handler's body, the same for every framework: record the batch, follow the script."""
+    received.append(batch)
+    step = script.pop(0) if script else "ok"
+    if step == "raise":
+        raise HandlerBoom("scripted failure")
+    return 500 if step == "500" else 200
+
+
+def _lower(items: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in items}
+
+
+# --- Flask --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def flask_harness(verifier: Verifier | None, dedupe: DedupeStore | None = None, **config: Any) -> Iterator[Harness]:
+    from flask import Flask
+
+    from descope_audit_hook.flask import audit_webhook
+
+    app = Flask("adapter_tests")
+    app.config.update(config)
+    received: list[AuditBatch] = []
+    script: list[str] = []
+
+    @app.route(PATH, methods=METHODS)
+    @audit_webhook(verifier, dedupe=dedupe)
+    def hook(batch: AuditBatch) -> tuple[dict[str, int], int]:
+        return {"received": len(batch)}, record(received, script, batch)
+
+    client = app.test_client()
+
+    def send(method: str, body: bytes, headers: Mapping[str, str], declared: Declared) -> Reply:
+        overrides: dict[str, Any] = {}
+        if declared is None:
+            # What gunicorn does for a chunked request: no length, the stream ends itself.
+            overrides = {"wsgi.input_terminated": True, "CONTENT_LENGTH": ""}
+        elif declared != ACTUAL:
+            overrides = {"CONTENT_LENGTH": str(declared)}
+        response = client.open(
+            PATH, method=method, input_stream=io.BytesIO(body), headers=dict(headers), environ_overrides=overrides
+        )
+        return Reply(response.status_code, _lower(response.headers.items()), response.get_data())
+
+    yield Harness("flask", send, received, script)
+
+
+# --- Django -------------------------------------------------------------------------------------------
+
+SECURE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+]
+MIDDLEWARE_PATH = "descope_audit_hook.django.AuditWebhookMiddleware"
+
+
+def ensure_django() -> None:
+    """Configure Django once per process (another test module may have done it) and set it up."""
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    if not settings.configured:
+        # Overridden below per test; the SECRET_KEY cannot be (override_settings re-reads it on exit).
+        settings.configure(SECRET_KEY="adapter-tests-not-a-secret")
+    if not apps.ready:
+        django.setup()
+
+
+@contextmanager
+def django_settings(**overrides: Any) -> Iterator[None]:
+    """Settings for a project with sessions, CSRF, auth and LoginRequiredMiddleware, plus ``overrides``."""
+    ensure_django()
+    from django.test import override_settings
+
+    base: dict[str, Any] = {
+        "INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions"],
+        "ALLOWED_HOSTS": ["testserver"],
+        "DEBUG": False,
+        "SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies",
+        "LOGIN_URL": "/login/",
+        "MIDDLEWARE": SECURE_MIDDLEWARE,
+        "APPEND_SLASH": False,
+    }
+    with override_settings(**{**base, **overrides}):
+        yield
+
+
+class _Urls:
+    def __init__(self, patterns: list[Any]) -> None:
+        self.urlpatterns = patterns
+
+
+def _django_send(kind: str, received: list[AuditBatch], script: list[str]) -> Harness:
+    from django.test import Client
+
+    # enforce_csrf_checks: the default test client switches CSRF off, which would hide the seam.
+    # raise_request_exception=False: a view's exception is answered 500, as on a server.
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+
+    def send(method: str, body: bytes, headers: Mapping[str, str], declared: Declared) -> Reply:
+        extra: dict[str, Any] = {}
+        if declared is None:
+            extra["CONTENT_LENGTH"] = ""
+        elif declared != ACTUAL:
+            extra["CONTENT_LENGTH"] = str(declared)
+        plain = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/octet-stream")
+        response = client.generic(method, PATH, body, content_type=content_type, headers=plain, **extra)
+        return Reply(response.status_code, _lower(response.items()), response.content)
+
+    return Harness(kind, send, received, script, reads_undeclared=False)
+
+
+@contextmanager
+def django_decorator_harness(
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, **settings: Any
+) -> Iterator[Harness]:
+    ensure_django()
+    from django.http import HttpRequest, JsonResponse
+    from django.urls import path
+
+    from descope_audit_hook.django import audit_webhook
+
+    received: list[AuditBatch] = []
+    script: list[str] = []
+
+    @audit_webhook(verifier, dedupe=dedupe)
+    def hook(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+        return JsonResponse({"received": len(batch)}, status=record(received, script, batch))
+
+    with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **settings):
+        yield _django_send("django-decorator", received, script)
+
+
+@contextmanager
+def django_middleware_harness(
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, *, middleware_first: bool = False, **settings: Any
+) -> Iterator[Harness]:
+    ensure_django()
+    from django.contrib.auth.decorators import login_not_required
+    from django.http import HttpRequest, JsonResponse
+    from django.urls import path
+
+    received: list[AuditBatch] = []
+    script: list[str] = []
+
+    @login_not_required
+    def hook(request: HttpRequest) -> JsonResponse:
+        batch: AuditBatch = request.descope_audit  # type: ignore[attr-defined]
+        return JsonResponse({"received": len(batch)}, status=record(received, script, batch))
+
+    conf: dict[str, Any] = {"PATHS": [PATH]}
+    if verifier is not None:
+        conf["VERIFIER"] = verifier
+    if dedupe is not None:
+        conf["DEDUPE"] = dedupe
+    # Last by default: CsrfViewMiddleware and LoginRequiredMiddleware come before it, the harder order.
+    middleware = [MIDDLEWARE_PATH, *SECURE_MIDDLEWARE] if middleware_first else [*SECURE_MIDDLEWARE, MIDDLEWARE_PATH]
+    overrides: dict[str, Any] = {"DESCOPE_AUDIT_WEBHOOK": conf, "MIDDLEWARE": middleware, **settings}
+    with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **overrides):
+        yield _django_send("django-middleware", received, script)
+
+
+# --- Starlette and FastAPI ----------------------------------------------------------------------------
+
+
+def _test_client_class() -> Any:
+    # Starlette 1.x warns, once, at import, that it prefers the httpx2 fork; httpx still works.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+    return TestClient
+
+
+def _asgi_send(kind: str, app: Any, received: list[AuditBatch], script: list[str]) -> Harness:
+    TestClient = _test_client_class()
+
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def send(method: str, body: bytes, headers: Mapping[str, str], declared: Declared) -> Reply:
+        sent = dict(headers)
+        content: bytes | Iterator[bytes] = body
+        if declared is None:
+            # An iterator makes httpx send Transfer-Encoding: chunked, with no Content-Length.
+            content = iter([body[i : i + 4096] for i in range(0, len(body), 4096)])
+        elif declared != ACTUAL:
+            sent["Content-Length"] = str(declared)
+        response = client.request(method, PATH, content=content, headers=sent)
+        return Reply(response.status_code, _lower(response.headers.items()), response.content)
+
+    return Harness(kind, send, received, script)
+
+
+@contextmanager
+def starlette_harness(
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, *, error_handler: bool = True
+) -> Iterator[Harness]:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from descope_audit_hook.starlette import AuditWebhook, install_error_handler
+
+    hook = AuditWebhook(verifier, dedupe=dedupe)
+    received: list[AuditBatch] = []
+    script: list[str] = []
+
+    async def handler(batch: AuditBatch) -> JSONResponse:
+        return JSONResponse({"received": len(batch)}, status_code=record(received, script, batch))
+
+    async def endpoint(request: Request) -> JSONResponse:
+        return await hook.handle(request, handler)
+
+    app = Starlette(routes=[Route(PATH, endpoint, methods=METHODS)])
+    if error_handler:
+        install_error_handler(app)
+    yield _asgi_send("starlette", app, received, script)
+
+
+@contextmanager
+def fastapi_harness(
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, *, error_handler: bool = True
+) -> Iterator[Harness]:
+    from typing import Annotated
+
+    from fastapi import Depends, FastAPI, HTTPException
+
+    from descope_audit_hook.starlette import AuditWebhook, install_error_handler
+
+    hook = AuditWebhook(verifier, dedupe=dedupe)
+    received: list[AuditBatch] = []
+    script: list[str] = []
+    app = FastAPI()
+
+    @app.api_route(PATH, methods=METHODS)
+    async def endpoint(batch: Annotated[AuditBatch, Depends(hook)]) -> dict[str, int]:
+        async with hook.exactly_once(batch) as fresh:
+            if record(received, script, fresh) >= 500:
+                # Inside exactly_once a failure is raised, so that the claims are released.
+                raise HTTPException(500)
+            return {"received": len(fresh)}
+
+    if error_handler:
+        install_error_handler(app)
+    yield _asgi_send("fastapi", app, received, script)
+
+
+@contextmanager
+def harness_for(kind: str, verifier: Verifier | None, dedupe: DedupeStore | None = None) -> Iterator[Harness]:
+    factories: dict[str, Callable[[Verifier | None, DedupeStore | None], Any]] = {
+        "flask": flask_harness,
+        "django-decorator": django_decorator_harness,
+        "django-middleware": django_middleware_harness,
+        "starlette": starlette_harness,
+        "fastapi": fastapi_harness,
+    }
+    with factories[kind](verifier, dedupe) as harness:
+        yield harness

@@ -1,0 +1,303 @@
+"""The shared behaviour suite: every test runs against every adapter, through its framework's test client.
+
+Adapters: Flask decorator, Django decorator, Django middleware (both with CsrfViewMiddleware
+and LoginRequiredMiddleware on, and a test client that enforces CSRF), Starlette endpoint,
+FastAPI dependency.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from descope_audit_hook import (
+    ApiKey,
+    AuditEvent,
+    Auth,
+    BasicAuth,
+    BearerToken,
+    DedupeStore,
+    MemoryDedupeStore,
+    Severity,
+    SignedForm,
+    Verifier,
+)
+from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+
+from ._harness import Harness, Reply
+
+SECRET = "adapter-suite-hmac-secret"
+SIG = "x-descope-webhook-s256"
+REQUIRED = {"x-env": "prod"}
+FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
+AUTHS: dict[str, Auth] = {
+    "bearer": BearerToken("adapter-suite-token"),
+    "api-key": ApiKey("x-api-key", "adapter-suite-key"),
+    "basic": BasicAuth("descope", "adapter-suite-password"),
+}
+WRONG: dict[str, dict[str, str]] = {
+    "bearer": {"Authorization": "Bearer not-the-token"},
+    "api-key": {"x-api-key": "not-the-key"},
+    "basic": {"Authorization": "Basic " + base64.b64encode(b"descope:wrong").decode()},
+}
+CHALLENGE = {"bearer": "Bearer", "basic": "Basic", "api-key": None}
+
+Make = Callable[..., Harness]
+
+
+def verifier(auth: str | None = "bearer", **kwargs: Any) -> Verifier:
+    return Verifier(SECRET, auth=AUTHS[auth] if auth else None, required_headers=REQUIRED, **kwargs)
+
+
+def delivery(auth: str | None = "bearer", events: Any = None, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
+    chosen = AUTHS[auth] if auth else None
+    payload = sample_events(3) if events is None else events
+    return make_delivery(payload, hmac_secret=SECRET, auth=chosen, required_headers=REQUIRED, **kwargs)
+
+
+def assert_rejected(harness: Harness, reply: Reply, status: int, code: str | None = None) -> dict[str, Any]:
+    assert reply.status == status, (reply.status, reply.body[:200])
+    assert harness.received == [], "the handler must not run for a rejected request"
+    assert reply.headers["content-type"].startswith("application/json")
+    answer: dict[str, Any] = reply.json()
+    assert set(answer) == {"error", "message"}
+    if code is not None:
+        assert answer["error"] == code
+    return answer
+
+
+@pytest.mark.parametrize("auth", [*AUTHS, None])
+def test_valid_delivery_reaches_handler_with_typed_events(make_harness: Make, auth: str | None) -> None:
+    harness = make_harness(verifier(auth))
+    events = sample_events(4, seed=7)
+    body, headers = delivery(auth, events)
+    reply = harness.send(body, headers)
+    assert reply.status == 200, reply.body[:200]
+    assert reply.json() == {"received": 4}
+    [batch] = harness.received
+    assert [e.action for e in batch] == [e["action"] for e in events]
+    assert all(isinstance(e, AuditEvent) for e in batch)
+    assert batch[0].occurred_ms == events[0]["occurred"]
+    assert batch.signed_form == "raw"
+    assert batch.body == body
+
+
+def test_auth_without_hmac_secret(make_harness: Make) -> None:
+    harness = make_harness(Verifier(auth=AUTHS["basic"]))
+    body, headers = make_delivery([sample_event("login_failed")], auth=AUTHS["basic"])
+    reply = harness.send(body, headers)
+    assert reply.status == 200
+    [batch] = harness.received
+    assert batch[0].severity is Severity.WARNING
+    assert batch.signed_form is None
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_each_signed_form_is_accepted(make_harness: Make, form: SignedForm) -> None:
+    harness = make_harness(verifier())
+    # "<&>" makes the compact-escaped form differ from the compact one.
+    events = [sample_event("login_failed", data={"error_message": "a <b> & c"})]
+    body, headers = delivery(events=events, signed_form=form)
+    reply = harness.send(body, headers)
+    assert reply.status == 200, reply.body[:200]
+    [batch] = harness.received
+    assert batch.signed_form == form
+    assert batch[0].data["error_message"] == "a <b> & c"
+
+
+def test_bad_signature(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    other, _ = delivery(events=sample_events(3, seed=99))
+    headers[SIG] = make_delivery(other, hmac_secret=SECRET).headers[SIG]
+    assert_rejected(harness, harness.send(body, headers), 401, "invalid_signature")
+
+
+def test_signature_with_another_secret(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    headers[SIG] = make_delivery(body, hmac_secret="another-secret").headers[SIG]
+    assert_rejected(harness, harness.send(body, headers), 401, "invalid_signature")
+
+
+def test_tampered_body(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    assert b"198.51.100." in body
+    tampered = body.replace(b"198.51.100.", b"198.51.101.", 1)
+    assert_rejected(harness, harness.send(tampered, headers), 401, "invalid_signature")
+
+
+@pytest.mark.parametrize("value", ["", "not base64!", "A" * 10])
+def test_missing_or_malformed_signature(make_harness: Make, value: str) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    if value:
+        headers[SIG] = value
+    else:
+        del headers[SIG]
+    answer = assert_rejected(harness, harness.send(body, headers), 401)
+    assert answer["error"] in {"missing_signature", "malformed_signature"}
+
+
+@pytest.mark.parametrize("auth", list(AUTHS))
+def test_bad_credentials(make_harness: Make, auth: str) -> None:
+    harness = make_harness(verifier(auth))
+    body, headers = delivery(auth)
+    headers.update(WRONG[auth])
+    reply = harness.send(body, headers)
+    assert_rejected(harness, reply, 401, "invalid_credentials")
+    scheme = CHALLENGE[auth]
+    if scheme:
+        assert reply.headers["www-authenticate"].startswith(scheme + " ")
+    else:
+        assert "www-authenticate" not in reply.headers
+
+
+@pytest.mark.parametrize("auth", list(AUTHS))
+def test_missing_credentials(make_harness: Make, auth: str) -> None:
+    harness = make_harness(verifier(auth))
+    body, headers = delivery(auth)
+    for name in AUTHS[auth].connector_headers():
+        del headers[name]
+    reply = harness.send(body, headers)
+    assert_rejected(harness, reply, 401, "missing_credentials")
+    if CHALLENGE[auth]:
+        assert reply.headers["www-authenticate"].startswith(f"{CHALLENGE[auth]} ")
+
+
+def test_missing_required_header(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    del headers["x-env"]
+    assert_rejected(harness, harness.send(body, headers), 401, "missing_header")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"action": "LoginSucceed", "occurred": ', b"\xff\xfe not utf-8", b"", b'[{"action": 1}]', b"{}"],
+    ids=["truncated", "not-utf8", "empty", "bad-field", "not-events"],
+)
+def test_malformed_payload_signed(make_harness: Make, payload: bytes) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery(events=payload)
+    answer = assert_rejected(harness, harness.send(body, headers), 400)
+    assert answer["error"].startswith("invalid") or answer["error"].endswith("payload") or answer["error"]
+
+
+LIMIT = 4096
+
+
+def big_delivery() -> tuple[bytes, dict[str, str]]:
+    body, headers = delivery(events=sample_events(30))
+    assert len(body) > LIMIT
+    return body, headers
+
+
+def test_oversize_declared(make_harness: Make) -> None:
+    harness = make_harness(verifier(max_body_bytes=LIMIT))
+    body, headers = big_delivery()
+    assert_rejected(harness, harness.send(body, headers), 413, "payload_too_large")
+
+
+def test_at_the_limit_is_accepted(make_harness: Make) -> None:
+    body, headers = big_delivery()
+    harness = make_harness(verifier(max_body_bytes=len(body)))
+    assert harness.send(body, headers).status == 200
+
+
+def test_oversize_undeclared(make_harness: Make) -> None:
+    harness = make_harness(verifier(max_body_bytes=LIMIT))
+    body, headers = big_delivery()
+    reply = harness.send(body, headers, declared=None)
+    if harness.reads_undeclared:
+        assert_rejected(harness, reply, 413, "payload_too_large")
+    else:
+        # Django under WSGI reads no body without Content-Length: an empty body, refused.
+        assert_rejected(harness, reply, 401, "invalid_signature")
+
+
+def test_oversize_with_a_lying_length(make_harness: Make) -> None:
+    harness = make_harness(verifier(max_body_bytes=LIMIT))
+    body, headers = big_delivery()
+    reply = harness.send(body, headers, declared=100)
+    # WSGI servers stop at the declared length (the truncated body fails the signature);
+    # ASGI hands over what arrives, and reading stops at the limit.
+    assert_rejected(harness, reply, 413 if harness.kind in {"starlette", "fastapi"} else 401)
+
+
+def test_chunked_valid_delivery(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    reply = harness.send(body, headers, declared=None)
+    if harness.reads_undeclared:
+        assert reply.status == 200
+        assert len(harness.received) == 1
+    else:
+        assert_rejected(harness, reply, 401)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e3"])
+def test_invalid_content_length(make_harness: Make, value: str) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    headers["Content-Length"] = value
+    reply = harness.send(body, headers, declared=value)  # type: ignore[arg-type]
+    assert_rejected(harness, reply, 400, "invalid_content_length")
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_wrong_method(make_harness: Make, method: str) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    reply = harness.send(body if method != "GET" else b"", headers, method=method)
+    assert_rejected(harness, reply, 405, "method_not_allowed")
+    assert reply.headers["allow"] == "POST"
+
+
+def test_no_secret_signature_or_body_in_error_answers(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery(events=[sample_event("login_failed", loginIds=["leak-me@example.com"])])
+    headers["Authorization"] = "Bearer adapter-suite-token-but-wrong"
+    headers[SIG] = headers[SIG][:-4] + "AAA="
+    for sent_body, sent_headers in [(body, headers), (body + b"x", delivery()[1])]:
+        reply = harness.send(sent_body, sent_headers)
+        assert reply.status == 401
+        text = reply.body.decode() + json.dumps(dict(reply.headers))
+        for secret in (SECRET, "adapter-suite-token", sent_headers[SIG], "leak-me", "LoginFailed"):
+            assert secret not in text
+
+
+def test_dedupe_drops_redelivered_events(make_harness: Make) -> None:
+    store = MemoryDedupeStore()
+    harness = make_harness(verifier(), store)
+    body, headers = delivery(events=sample_events(3))
+    assert harness.send(body, headers).json() == {"received": 3}
+    assert harness.send(body, headers).json() == {"received": 0}
+    partly, headers2 = delivery(events=sample_events(5))  # the same three first events, and two new
+    assert harness.send(partly, headers2).json() == {"received": 2}
+    assert [(len(b), b.duplicates) for b in harness.received] == [(3, 0), (0, 3), (2, 3)]
+
+
+@pytest.mark.parametrize("failure", ["raise", "500"])
+def test_dedupe_releases_claims_when_the_handler_fails(make_harness: Make, failure: str) -> None:
+    store: DedupeStore = MemoryDedupeStore()
+    harness = make_harness(verifier(), store)
+    body, headers = delivery()
+    harness.script.append(failure)
+    assert harness.send(body, headers).status == 500
+    # The redelivery is processed in full, once.
+    assert harness.send(body, headers).json() == {"received": 3}
+    assert harness.send(body, headers).json() == {"received": 0}
+    assert [len(b) for b in harness.received] == [3, 3, 0]
+
+
+def test_handler_failure_without_dedupe_is_a_500(make_harness: Make) -> None:
+    harness = make_harness(verifier())
+    body, headers = delivery()
+    harness.script.append("raise")
+    assert harness.send(body, headers).status == 500
