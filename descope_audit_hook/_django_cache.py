@@ -39,7 +39,7 @@ class CacheDedupeStore:
     cache only deduplicates within one process; the dummy and file caches are refused.
     """
 
-    __slots__ = ("_checked", "_timeout", "alias", "key_prefix", "ttl")
+    __slots__ = ("_timeout", "alias", "key_prefix", "ttl")
 
     def __init__(
         self,
@@ -59,7 +59,6 @@ class CacheDedupeStore:
         self.ttl = ttl_seconds(ttl)
         # Whole seconds: Memcached takes integer timeouts, and rounding up never shortens a claim.
         self._timeout = math.ceil(self.ttl)
-        self._checked = False
 
     def __repr__(self) -> str:
         return f"CacheDedupeStore(alias={self.alias!r}, key_prefix={self.key_prefix!r}, ttl={self.ttl:g}s)"
@@ -67,15 +66,13 @@ class CacheDedupeStore:
     def _cache(self) -> BaseCache:
         # Looked up on every call: django.core.cache.caches hands each thread its own client,
         # and settings may not be ready when the store is built (e.g. in settings.py).
+        # The backend is checked on every call (a dict lookup): settings can change under tests.
         cache = caches[self.alias]
-        if not self._checked:
-            backend = f"{type(cache).__module__}.{type(cache).__qualname__}"
-            if backend in _NOT_ATOMIC:
-                raise ConfigurationError(
-                    f"cache {self.alias!r} ({backend}) cannot claim atomically; use Redis, Memcached, "
-                    "the database cache, or SQLiteDedupeStore"
-                )
-            self._checked = True
+        backend = f"{type(cache).__module__}.{type(cache).__qualname__}"
+        if backend in _NOT_ATOMIC:
+            raise ConfigurationError(
+                f"cache {self.alias!r} ({backend}) cannot claim atomically; use Redis, Memcached or SQLiteDedupeStore"
+            )
         return cache
 
     def _key(self, key: str) -> str:
