@@ -1,17 +1,23 @@
 """The examples, each under the production server its README names, over loopback HTTP.
 
 Flask and Django run under gunicorn, FastAPI and Starlette under uvicorn, each started
-with the command examples/README.md gives and configured only by environment variables.
-A real HTTP client (http.client) sends what Descope's connector would send; the event
-must reach the example's SQLite store and its log, and forged, wrongly authenticated,
-oversize and GET requests must be refused with our JSON errors.
+with the very command examples/README.md gives (read from it, on a free port instead of
+8000) and configured only by environment variables. A real HTTP client (http.client)
+sends what Descope's connector would send; the event must reach the example's SQLite
+store and its log, and forged, wrongly authenticated, malformed, oversize and GET
+requests must be refused. The README's test-delivery command and Python snippet are run
+against the servers too, and the Django example under its development server.
 """
 
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
 import json
+import re
+import shlex
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from descope_audit_hook import ApiKey, Auth, BasicAuth, BearerToken, SignedForm
+from descope_audit_hook import SIGNATURE_HEADER, ApiKey, Auth, BasicAuth, BearerToken, SignedForm, sign
 from descope_audit_hook.testing import make_delivery, sample_event
 
 from .servers import Server, serve
@@ -29,11 +35,25 @@ from .servers import Server, serve
 pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "examples" / "README.md"
 PATH = "/descope/audit"
 SECRET = "e2e-hmac-secret-not-a-real-one"
 MAX_BODY = 65_536
-GUNICORN = [sys.executable, "-m", "gunicorn", "--bind", "{host}:{port}", "--workers", "2", "--graceful-timeout", "5"]
-UVICORN = [sys.executable, "-m", "uvicorn", "--host", "{host}", "--port", "{port}"]
+
+
+def readme_text() -> str:
+    return README.read_text("utf-8")
+
+
+def readme_command(marker: str) -> list[str]:
+    """The server command examples/README.md gives for an example, moved from port 8000 to a free one."""
+    for command in re.findall(r"`((?:gunicorn|uvicorn|python) [^`]+)`", readme_text()):
+        if marker in command:
+            words = [w.replace("127.0.0.1:8000", "{host}:{port}") for w in shlex.split(command)]
+            words = ["{port}" if w == "8000" else w for w in words]
+            # This interpreter's environment, whatever is first on PATH.
+            return [sys.executable, *words[1:]] if words[0] == "python" else [sys.executable, "-m", *words]
+    raise AssertionError(f"examples/README.md gives no command containing {marker!r}")
 
 
 @dataclass(frozen=True)
@@ -50,20 +70,20 @@ class Example:
 EXAMPLES = [
     Example(
         "flask",
-        [*GUNICORN, "--chdir", "examples", "flask_app:app"],
+        readme_command("flask_app:app"),
         BearerToken("e2e-bearer-token"),
         {"DESCOPE_AUDIT_BEARER_TOKEN": "e2e-bearer-token"},
     ),
     Example(
         "django",
-        [*GUNICORN, "--chdir", "examples/django_app", "audit_site.wsgi"],
+        readme_command("audit_site.wsgi"),
         BasicAuth("descope", "e2e-basic-password"),
         {"DESCOPE_AUDIT_BASIC_USERNAME": "descope", "DESCOPE_AUDIT_BASIC_PASSWORD": "e2e-basic-password"},
         signed_form="trimmed",
     ),
     Example(
         "fastapi",
-        [*UVICORN, "--app-dir", "examples", "fastapi_app:app"],
+        readme_command("fastapi_app:app"),
         ApiKey("x-descope-key", "e2e-api-key"),
         {
             "DESCOPE_AUDIT_API_KEY_HEADER": "x-descope-key",
@@ -75,7 +95,7 @@ EXAMPLES = [
     ),
     Example(
         "starlette",
-        [*UVICORN, "--app-dir", "examples", "starlette_app:app"],
+        readme_command("starlette_app:app"),
         BearerToken("e2e-bearer-token"),
         {"DESCOPE_AUDIT_BEARER_TOKEN": "e2e-bearer-token"},
         signed_form="compact-escaped",
@@ -128,18 +148,29 @@ def request(url: str, method: str, body: bytes | None, headers: Mapping[str, str
         conn.close()
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=[e.name for e in EXAMPLES])
-def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    example: Example = request.param
-    db = tmp_path_factory.mktemp(example.name) / "audit_events.sqlite3"
-    env = {
+def _gunicorn_options() -> dict[str, str]:
+    # gunicorn >= 27 opens a control socket under ~/.gunicorn, shared by every gunicorn of
+    # the user; the tests' servers keep out of it (GUNICORN_CMD_ARGS leaves the command as is).
+    major = int(importlib.metadata.version("gunicorn").split(".")[0])
+    return {"GUNICORN_CMD_ARGS": "--no-control-socket"} if major >= 27 else {}
+
+
+def environment(example: Example, db: Path) -> dict[str, str]:
+    return {
+        **_gunicorn_options(),
         "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
         "DESCOPE_AUDIT_MAX_BODY_BYTES": str(MAX_BODY),
         "AUDIT_EVENTS_DB": str(db),
         **example.env,
     }
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=[e.name for e in EXAMPLES])
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    example: Example = request.param
+    db = tmp_path_factory.mktemp(example.name) / "audit_events.sqlite3"
     # GET on the webhook answers (405) only once the app is imported: a broken example fails here.
-    with serve(example.argv, env, ROOT, ready_path=PATH) as server:
+    with serve(example.argv, environment(example, db), ROOT, ready_path=PATH) as server:
         yield Running(example, server, db)
 
 
@@ -253,3 +284,67 @@ def test_get_is_a_405(running: Running) -> None:
 
     assert answer.status == 405
     assert "POST" in answer.headers["Allow"]
+
+
+def test_readme_send_command_delivers(running: Running) -> None:
+    # The CLI line of examples/README.md, with the example's own DESCOPE_AUDIT_* variables.
+    line = next(li for li in readme_text().splitlines() if li.startswith("descope-audit-hook send "))
+    words = [w.replace("http://127.0.0.1:8000", running.server.url) for w in shlex.split(line)]
+    alerts = running.server.output().count("ALERT LoginFailed")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "descope_audit_hook", *words[1:]],
+        env={"PATH": "", **environment(running.example, running.db)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "200" in done.stdout
+    assert '"received": 1' in done.stdout.replace('"received":1', '"received": 1')
+    # The event reached the handler (it may be stored already: the sample is a fixed event).
+    assert running.server.output().count("ALERT LoginFailed") == alerts + 1
+    assert "LoginFailed" in running.stored_actions()
+
+
+def test_readme_python_snippet_delivers(running: Running) -> None:
+    if not isinstance(running.example.auth, BearerToken):
+        pytest.skip("the README snippet uses the Bearer token type")
+    blocks = re.findall(r"```python\n(.*?)```", readme_text(), flags=re.DOTALL)
+    assert len(blocks) == 1
+    snippet = blocks[0].replace("http://127.0.0.1:8000", running.server.url)
+    alerts = running.server.output().count("ALERT LoginFailed")
+
+    done = subprocess.run(
+        [sys.executable, "-c", snippet],
+        env={"PATH": "", **environment(running.example, running.db)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("200 ")
+    assert json.loads(done.stdout[4:])["received"] == 2
+    assert running.server.output().count("ALERT LoginFailed") == alerts + 1
+    assert {"LoginFailed", "UserModified"} <= set(running.stored_actions())
+
+
+@pytest.mark.parametrize("marker", ["manage.py runserver", "-m django runserver"])
+def test_django_example_under_the_development_server(marker: str, tmp_path: Path) -> None:
+    django = next(e for e in EXAMPLES if e.name == "django")
+    db = tmp_path / "audit_events.sqlite3"
+    with serve(readme_command(marker), environment(django, db), ROOT, ready_path=PATH) as server:
+        running = Running(django, server, db)
+        body, headers = running.delivery([sample_event("login_failed")])
+
+        accepted = request(server.url + PATH, "POST", body, headers)
+        forged = request(server.url + PATH, "POST", body, {**headers, SIGNATURE_HEADER: sign(body, "forged")})
+
+        assert (accepted.status, accepted.json()) == (200, {"received": 1, "stored": 1})
+        assert forged.status == 401
+        assert forged.json()["error"] == "invalid_signature"
+        assert running.stored_actions() == ["LoginFailed"]
