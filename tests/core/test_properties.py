@@ -1,0 +1,163 @@
+"""Property-based tests: nothing but a result or one of our errors, for any input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from descope_audit_hook import (
+    ApiKey,
+    AuditBatch,
+    BasicAuth,
+    BearerToken,
+    SignatureError,
+    SignedForm,
+    VerificationError,
+    Verifier,
+    sign,
+)
+from descope_audit_hook._forms import FORMS, _js_number, compact
+from descope_audit_hook._payload import parse_json
+from descope_audit_hook.testing import _js_number as independent_js_number
+from descope_audit_hook.testing import make_delivery, signed_string
+
+from ._support import SECRET, SIG, examples
+
+VERIFIERS = [
+    Verifier(SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"}),
+    Verifier(SECRET, auth=ApiKey("x-api-key", "key")),
+    Verifier(auth=BasicAuth("user", "pw")),
+    Verifier(SECRET),
+    Verifier(allow_unauthenticated=True),
+]
+
+REAL_NAMES = ["authorization", "Authorization", SIG, SIG.upper(), "x-api-key", "x-env", "content-type"]
+text_or_bytes = st.one_of(st.text(max_size=60), st.binary(max_size=60))
+names = st.one_of(st.sampled_from(REAL_NAMES), st.sampled_from([n.encode() for n in REAL_NAMES]), text_or_bytes)
+values = st.one_of(
+    text_or_bytes,
+    st.sampled_from(["Bearer tok", "bearer tok", "Basic dXNlcjpwdw==", "Basic ***", "key", "prod", ""]),
+    st.binary(min_size=32, max_size=33).map(lambda b: base64.b64encode(b).decode()),
+)
+pairs = st.lists(st.tuples(names, values), max_size=8)
+headers = st.one_of(pairs, pairs.map(lambda p: {str(k): v for k, v in p}), pairs.map(lambda p: [list(x) for x in p]))
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=20,
+)
+json_bodies = json_values.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+bodies = st.one_of(
+    st.binary(max_size=300),
+    json_bodies,
+    st.sampled_from([b"[]", b"[{}]", b'[{"action":"A","occurred":1}]', b"[" * 3000, b'{"audits":[1]}']),
+)
+
+
+def _outcome(verifier: Verifier, body: bytes, hdrs: Any) -> None:
+    error: VerificationError | None = None
+    try:
+        result = verifier.verify(body, hdrs)
+    except VerificationError as exc:  # anything else propagates and fails the test
+        error = exc
+    if error is None:
+        assert isinstance(result, AuditBatch)
+    else:
+        assert error.status_code in (400, 401, 413)
+        assert isinstance(error.code, str)
+        assert error.code
+
+
+@settings(max_examples=examples(2500))
+@given(body=bodies, hdrs=headers, which=st.integers(0, len(VERIFIERS) - 1))
+def test_any_request_gives_a_batch_or_our_error(body: bytes, hdrs: Any, which: int) -> None:
+    _outcome(VERIFIERS[which], body, hdrs)
+
+
+@settings(max_examples=examples(800))
+@given(payload=json_values, which=st.integers(0, len(VERIFIERS) - 1))
+def test_any_signed_json_gives_a_batch_or_a_payload_error(payload: Any, which: int) -> None:
+    # Correct credentials and signature: only the payload rules are left to decide.
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    hdrs = {"Authorization": "Bearer tok", "x-env": "prod", "x-api-key": "key", SIG: sign(body, SECRET)}
+    _outcome(VERIFIERS[which], body, hdrs)
+
+
+event_strategy = st.fixed_dictionaries(
+    {"action": st.text(min_size=1, max_size=12), "occurred": st.integers(0, 2**45)},
+    optional={
+        "type": st.sampled_from(["info", "warn", "error", "Information", ""]),
+        "actorId": st.text(max_size=10),
+        "tenants": st.one_of(st.none(), st.lists(st.text(max_size=6), max_size=3)),
+        "loginIds": st.lists(st.text(max_size=10), max_size=2),
+        "data": st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+    },
+)
+
+
+@settings(max_examples=examples(400))
+@given(events=st.lists(event_strategy, max_size=4), form=st.sampled_from(FORMS), flip=st.integers(min_value=0))
+def test_signed_delivery_accepted_and_any_flipped_bit_rejected(
+    events: list[dict[str, Any]], form: SignedForm, flip: int
+) -> None:
+    body, hdrs = make_delivery(events, hmac_secret=SECRET, auth=BearerToken("tok"), signed_form=form)
+    verifier = Verifier(SECRET, auth=BearerToken("tok"))
+    batch = verifier.verify(body, hdrs)
+    assert len(batch) == len(events)
+    assert batch.signed_form is not None
+    assert FORMS.index(batch.signed_form) <= FORMS.index(form)
+    tampered = bytearray(body)
+    tampered[flip % len(body)] ^= 0x01
+    try:
+        verifier.verify(bytes(tampered), hdrs)
+    except SignatureError:
+        pass
+    else:
+        raise AssertionError("a changed byte was accepted")
+
+
+@settings(max_examples=examples(2000))
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_js_number_round_trips_and_agrees_with_the_independent_formatter(value: float) -> None:
+    text = _js_number(value)
+    assert float(text) == value
+    assert text == independent_js_number(value)
+    assert "inf" not in text
+    assert not text.endswith(".0")
+
+
+@settings(max_examples=examples(300))
+@given(payload=json_values)
+def test_compact_agrees_with_the_testing_helper(payload: Any) -> None:
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from st.text(): not something a sender can send
+        raw = b""
+    assume(raw)
+    _, signed = signed_string(payload, "compact")
+    assert compact(parse_json(raw)) == signed
+
+
+@settings(max_examples=examples(300))
+@given(integer=st.integers(min_value=-(10**30), max_value=10**30))
+def test_big_integers_follow_javascript(integer: int) -> None:
+    out = compact(parse_json(f"[{integer}]".encode())).decode()[1:-1]
+    if abs(integer) <= 2**53:
+        assert out == str(integer)
+    else:
+        assert float(out) == float(integer)
+        assert math.isclose(int(float(out)), integer, rel_tol=1e-15)
