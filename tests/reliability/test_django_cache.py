@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import pytest
 import redis
-from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.test import override_settings
@@ -19,6 +18,7 @@ from django.test import override_settings
 from descope_audit_hook import ConfigurationError, Verifier, exactly_once
 from descope_audit_hook._django_cache import CacheDedupeStore
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from tests.adapters._harness import ensure_django
 from tests.e2e.servers import serve
 
 from ._scenarios import SECRET, overlapping_deliveries, run_concurrently
@@ -65,10 +65,9 @@ class TrackedPool(redis.ConnectionPool):
 
 
 def _configure_django() -> None:
-    # The adapter tests configure Django too: whoever comes first configures, the rest
-    # only override what they need.
-    if not settings.configured:
-        settings.configure()
+    # One configuration per process, shared with the adapter tests (whichever runs first
+    # configures it the same way); each test here only overrides CACHES.
+    ensure_django()
 
 
 @pytest.fixture
