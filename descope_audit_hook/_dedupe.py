@@ -147,9 +147,12 @@ class MemoryDedupeStore:
             entries = self._entries
             expires = now + self.ttl
             for key in checked:
-                if key in entries:
+                previous = entries.get(key)
+                if previous is not None and previous > now:
                     results.append(False)
                     continue
+                # New, or expired but not yet purged (an injected clock may step back).
+                entries.pop(key, None)
                 entries[key] = expires
                 results.append(True)
             evicted = 0

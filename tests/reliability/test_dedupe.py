@@ -147,6 +147,16 @@ def test_memory_store_size_counts_only_live_claims() -> None:
     assert "size=1" in repr(store)
 
 
+def test_memory_store_expiry_does_not_rely_on_claim_order() -> None:
+    clock = FakeClock(100)
+    store = MemoryDedupeStore(ttl=10, clock=clock)
+    store.claim(["a"])  # expires at 110
+    clock.now = 0  # an injected clock may step back
+    store.claim(["b"])  # expires at 10, queued behind "a"
+    clock.now = 50
+    assert store.claim(["b", "a"]) == [True, False]
+
+
 @pytest.mark.parametrize("max_entries", [0, -5, 1.5, True])
 def test_memory_store_bad_size(max_entries: object) -> None:
     with pytest.raises(ConfigurationError):
