@@ -157,7 +157,10 @@ def _compact(payload: Any) -> bytes:
 def _js_number(number: float | int) -> str:
     # Number.prototype.toString of the double nearest to ``number`` (ECMA-262 6.1.6.1.20),
     # written from the spec with Decimal, independently of _forms._js_number.
-    value = float(number)
+    try:
+        value = float(number)
+    except OverflowError:  # an integer beyond the largest double: JSON.parse gives Infinity
+        return "null"
     if value != value or value in (float("inf"), float("-inf")):
         return "null"
     if value == 0:

@@ -125,3 +125,27 @@ def test_error_never_contains_a_secret_value() -> None:
     with pytest.raises(ConfigurationError) as info:
         Verifier.from_env({P + "BEARER_TOKEN": "tok-VERYSECRET", P + "API_KEY": "key-VERYSECRET"})
     assert "VERYSECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "ok"),
+    [
+        ("MAX_EVENT_AGE_SECONDS", "300", True),
+        ("MAX_EVENT_AGE_SECONDS", "0.5", True),
+        ("MAX_EVENT_AGE_SECONDS", "0", False),
+        ("MAX_EVENT_AGE_SECONDS", "-1", False),
+        ("MAX_EVENT_AGE_SECONDS", "nan", False),
+        ("MAX_EVENT_AGE_SECONDS", "5 minutes", False),
+        ("MAX_CLOCK_SKEW_SECONDS", "0", True),
+        ("MAX_CLOCK_SKEW_SECONDS", "30", True),
+        ("MAX_CLOCK_SKEW_SECONDS", "inf", False),
+        ("MAX_CLOCK_SKEW_SECONDS", "-5", False),
+    ],
+)
+def test_freshness_variables(name: str, value: str, ok: bool) -> None:
+    env = {P + "HMAC_SECRET": "s", P + name: value}
+    if ok:
+        assert Verifier.from_env(env).signs
+    else:
+        with pytest.raises(ConfigurationError):
+            Verifier.from_env(env)

@@ -285,3 +285,18 @@ def test_sample_events_round_trip_in_every_form() -> None:
         body, signed = signed_string(payload, form)
         # Nothing in the samples needs Go's escaping, so that form coincides with compact.
         assert _verify(body, _sig(signed)) == ("compact" if form == "compact-escaped" else form)
+
+
+def test_integers_beyond_the_largest_double_become_null_like_json_stringify() -> None:
+    # JSON.parse("1" + "0" * 400) is Infinity, and JSON.stringify(Infinity) is "null".
+    body = ("[" + "1" + "0" * 400 + ",-" + "9" * 400 + ",1]").encode()
+    assert compact(parse_json(body)) == b"[null,null,1]"
+    _, signed = signed_string(json.loads(body), "compact")
+    assert signed == b"[null,null,1]"
+
+
+def test_only_byte_forms_when_compact_forms_are_not_allowed() -> None:
+    def never() -> None:
+        raise AssertionError("the body must not be parsed")
+
+    assert [f for f, _ in forms_of(b"[1] ", never, ("raw", "trimmed"))] == ["raw", "trimmed"]
