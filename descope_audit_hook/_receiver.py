@@ -547,13 +547,16 @@ h1 { font-size: 1.3rem; margin: 0 0 1rem; }
 form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-bottom: 1rem; }
 form.filters label { display: flex; flex-direction: column; font-size: .8rem; color: #57606a; }
 form.filters input, form.filters select { font: inherit; padding: .25rem .4rem; min-width: 10rem; }
-table { border-collapse: collapse; width: 100%; }
+table { border-collapse: collapse; width: 100%; font-size: .85rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: .35rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
 td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .sev-warn { color: #9a6700; font-weight: 600; }
 .sev-error { color: #cf222e; font-weight: 600; }
-pre { margin: .25rem 0 0; white-space: pre-wrap; word-break: break-word; max-width: 40rem; }
+td.id { font-family: ui-monospace, monospace; font-size: .78rem; word-break: break-all; min-width: 8rem; }
+td.data { min-width: 18rem; }
+summary { cursor: pointer; color: #0969da; }
+pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; max-width: 36rem; font-size: .78rem; }
 nav.paging { margin-top: 1rem; display: flex; gap: 1rem; align-items: center; }
 p.empty { color: #57606a; }
 """
@@ -607,8 +610,8 @@ def _row_html(event: Mapping[str, Any]) -> str:
         f'<td class="time">{_e(_time_text(event["occurred"]))}</td>',
         f'<td class="action">{_e(event["action"])}</td>',
         f'<td class="sev-{_e(severity)}">{_e(severity)}</td>',
-        f"<td>{_e(event['actorId'])}</td>",
-        f"<td>{_e(event['userId'])}</td>",
+        f'<td class="id">{_e(event["actorId"])}</td>',
+        f'<td class="id">{_e(event["userId"])}</td>',
         f"<td>{_e(', '.join(event['tenants']))}</td>",
         f"<td>{_e(', '.join(event['loginIds']))}</td>",
         f"<td>{_e(event['method'])}</td>",

@@ -1,0 +1,65 @@
+"""``demo`` exits 0 with every outcome as expected; the receiver runs under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.servers import serve
+
+from ._support import get_json, run_cli
+
+pytestmark = pytest.mark.server
+
+
+def test_demo_exits_0_and_every_outcome_is_the_expected_one() -> None:
+    result = run_cli(["demo"], timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    rows = [line for line in out.splitlines() if re.match(r"^\d+\s", line)]
+    assert len(rows) >= 10
+    assert all(row.rstrip().endswith("ok") for row in rows)
+    for expected in ("200 stored 5", "401 invalid_signature", "401 invalid_credentials", "413 payload_too_large"):
+        assert expected in out
+    assert "result: every outcome was the expected one" in out
+    assert re.search(r"audit page: http://127\.0\.0\.1:\d+/", out)
+    assert result.stderr == ""
+
+
+def test_demo_can_keep_its_events(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = run_cli(["demo", "--db", str(db)], timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert db.exists()
+
+
+def test_receiver_under_gunicorn_accepts_a_signed_post(tmp_path: Path) -> None:
+    env = {
+        "DESCOPE_AUDIT_HMAC_SECRET": "gunicorn-secret",
+        "DESCOPE_AUDIT_API_KEY_HEADER": "x-api-key",
+        "DESCOPE_AUDIT_API_KEY": "gunicorn-key",
+        "DESCOPE_AUDIT_DB": str(tmp_path / "events.db"),
+    }
+    argv = [
+        *(sys.executable, "-m", "gunicorn", "--bind", "{host}:{port}", "--workers", "2"),
+        "descope_audit_hook._receiver:create_app()",
+    ]
+    with serve(argv, env, tmp_path, ready_path="/api/events") as server:
+        hook = server.url + "/descope/audit"
+        auth = ["--api-key-header", "x-api-key", "--api-key", "gunicorn-key"]
+        accepted = run_cli(["send", hook, "--hmac-secret", "gunicorn-secret", "--count", "7", *auth])
+        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+        assert json.loads(accepted.stdout.splitlines()[2])["stored"] == 7
+        forged = run_cli(["send", hook, "--hmac-secret", "not-the-secret", "--count", "7", *auth])
+        assert forged.returncode == 1
+        assert '"invalid_signature"' in forged.stdout
+        assert get_json(server.url + "/api/events")["total"] == 7
+        log = server.output()
+    assert '"POST /descope/audit" 200' in log
+    assert '"POST /descope/audit" 401' in log
+    assert "gunicorn-secret" not in log
+    assert "gunicorn-key" not in log
