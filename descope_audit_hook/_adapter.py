@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from ._config import ENV_VARS, kwargs_from_env
 from ._dedupe import DedupeStore, exactly_once
-from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, VerificationError
+from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
 
@@ -79,9 +79,9 @@ def reject(exc: VerificationError) -> VerificationError:
     return exc
 
 
-def incomplete_body() -> PayloadError:
-    """The client sent less than it declared, or the connection broke mid-body."""
-    return PayloadError("request body could not be read", code="incomplete_body")
+def incomplete_body() -> VerificationError:
+    """The client sent less than it declared, or the connection broke mid-body (400)."""
+    return VerificationError("request body could not be read", code="incomplete_body")
 
 
 class BodyCollector:

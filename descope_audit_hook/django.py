@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable, Mapping
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._adapter import (
     PREFIX,
+    HandlerFailed,
     error_response,
     incomplete_body,
     load_verifier,
@@ -57,12 +58,13 @@ from ._adapter import (
     run_once,
 )
 from ._config import ENV_VARS
-from ._dedupe import DedupeStore
+from ._dedupe import DedupeStore, exactly_once
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
 
 try:
+    from asgiref.sync import iscoroutinefunction
     from django.conf import settings
     from django.contrib.auth import decorators as _auth_decorators
     from django.core.exceptions import ImproperlyConfigured
@@ -82,7 +84,16 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 # Django 5.1+ (LoginRequiredMiddleware came with it); on older Django there is nothing to mark.
 _login_not_required: Callable[[Any], Any] = getattr(_auth_decorators, "login_not_required", lambda view: view)
 
-__all__ = ["SETTING", "AuditWebhookMiddleware", "CacheDedupeStore", "audit_webhook", "read_body", "verify_request"]
+__all__ = [
+    "SETTING",
+    "AuditWebhookMiddleware",
+    "CacheDedupeStore",
+    "Decorator",
+    "audit_webhook",
+    "read_body",
+    "settings_verifier",
+    "verify_request",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=HttpResponseBase)
@@ -171,9 +182,19 @@ _View = Callable[Concatenate[HttpRequest, AuditBatch, P], R]
 _Wrapped = Callable[Concatenate[HttpRequest, P], "R | HttpResponse"]
 
 
-def audit_webhook(
-    verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None
-) -> Callable[[_View[P, R]], _Wrapped[P, R]]:
+class Decorator(Protocol):
+    """What ``audit_webhook()`` returns: it keeps a view sync or async, as it was."""
+
+    @overload
+    def __call__(
+        self, view: Callable[Concatenate[HttpRequest, AuditBatch, P], Coroutine[Any, Any, R]]
+    ) -> Callable[Concatenate[HttpRequest, P], Coroutine[Any, Any, R | HttpResponse]]: ...
+
+    @overload
+    def __call__(self, view: _View[P, R]) -> _Wrapped[P, R]: ...
+
+
+def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> Decorator:
     """Decorate a view ``view(request, batch, *args, **kwargs)`` that runs only for a verified delivery.
 
     ``verifier=None`` uses the verifier from settings. The view is marked
@@ -186,24 +207,53 @@ def audit_webhook(
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read the settings)")
 
     def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+        def verified(request: HttpRequest) -> AuditBatch | HttpResponse:
             active = verifier if verifier is not None else settings_verifier()
             try:
-                batch = verify_request(request, active)
+                return verify_request(request, active)
             except VerificationError as exc:
                 return _error(exc)
 
-            def handle(fresh: AuditBatch) -> R:
-                request.descope_audit = fresh  # type: ignore[attr-defined]
-                return view(request, fresh, *args, **kwargs)
+        wrapper: _Wrapped[P, R]
+        if iscoroutinefunction(view):
+            # An ``async def`` view stays async. The verification is CPU work on bytes
+            # already received, and the dedupe store is called inline (as in a sync view).
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+                batch = verified(request)
+                if isinstance(batch, HttpResponse):
+                    return batch
+                outcome: list[Any] = []
+                try:
+                    with exactly_once(batch, dedupe) as fresh:
+                        request.descope_audit = fresh  # type: ignore[attr-defined]
+                        outcome.append(await view(request, fresh, *args, **kwargs))
+                        if outcome[0].status_code >= 500:
+                            raise HandlerFailed
+                except HandlerFailed:
+                    pass
+                return outcome[0]
 
-            return run_once(batch, dedupe, handle, _status)
+            wrapper = cast("_Wrapped[P, R]", async_wrapper)
+        else:
 
+            @functools.wraps(view)
+            def sync_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+                batch = verified(request)
+                if isinstance(batch, HttpResponse):
+                    return batch
+
+                def handle(fresh: AuditBatch) -> R:
+                    request.descope_audit = fresh  # type: ignore[attr-defined]
+                    return view(request, fresh, *args, **kwargs)
+
+                return run_once(batch, dedupe, handle, _status)
+
+            wrapper = sync_wrapper
         marked: _Wrapped[P, R] = _login_not_required(csrf_exempt(wrapper))
         return marked
 
-    return decorate
+    return cast(Decorator, decorate)
 
 
 class AuditWebhookMiddleware:

@@ -26,8 +26,8 @@ like the environment variables (``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_B
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, cast
 
 from ._adapter import error_response, incomplete_body, load_verifier, missing_framework, read_bounded, reject, run_once
 from ._dedupe import DedupeStore
@@ -37,14 +37,16 @@ from ._verifier import Verifier
 
 try:
     from flask import Flask, Response, current_app, g, request
+    from flask.typing import ResponseReturnValue
     from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise missing_framework("flask", "flask", "Flask") from exc
 
-__all__ = ["audit_webhook", "read_body", "verify_request"]
+__all__ = ["EXTENSION_KEY", "View", "audit_webhook", "read_body", "verify_request"]
 
 P = ParamSpec("P")
-R = TypeVar("R")
+#: A view as Flask takes it: sync or ``async def``, after the batch argument.
+View = Callable[Concatenate[AuditBatch, P], "ResponseReturnValue | Awaitable[ResponseReturnValue]"]
 
 #: Where the verifier built from ``app.config`` is kept (``app.extensions`` is Flask's place for it).
 EXTENSION_KEY = "descope_audit_hook"
@@ -93,7 +95,7 @@ def _error(exc: VerificationError) -> Response:
 
 def audit_webhook(
     verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None
-) -> Callable[[Callable[Concatenate[AuditBatch, P], R]], Callable[P, R | Response]]:
+) -> Callable[[View[P]], Callable[P, ResponseReturnValue]]:
     """Decorate a view so that it runs only for a verified delivery, with the batch as first argument.
 
     ``dedupe``: a :class:`~descope_audit_hook.DedupeStore`; the view then sees only the
@@ -103,9 +105,9 @@ def audit_webhook(
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
 
-    def decorate(view: Callable[Concatenate[AuditBatch, P], R]) -> Callable[P, R | Response]:
+    def decorate(view: View[P]) -> Callable[P, ResponseReturnValue]:
         @functools.wraps(view)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
             active = verifier if verifier is not None else _app_verifier(current_app)
             try:
                 batch = verify_request(active)
@@ -120,7 +122,7 @@ def audit_webhook(
                 # Made a Response here (Flask would do it next anyway) so a 5xx can be seen.
                 return current_app.make_response(result) if dedupe is not None else result
 
-            return cast("R | Response", run_once(batch, dedupe, handle, _status))
+            return cast("ResponseReturnValue", run_once(batch, dedupe, handle, _status))
 
         return wrapper
 

@@ -1,0 +1,230 @@
+"""Django specifics: the CSRF and login-required seams, settings and environment, middleware configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from ._common import BEARER, SECRET, TOKEN, clean_env, signed
+from ._harness import MIDDLEWARE_PATH, SECURE_MIDDLEWARE, django_settings, ensure_django
+
+__all__ = ["clean_env"]
+
+ensure_django()
+
+from django.contrib.auth.decorators import login_not_required  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from descope_audit_hook import (  # noqa: E402
+    AuditBatch,
+    ConfigurationError,
+    DedupeStore,
+    MemoryDedupeStore,
+    Verifier,
+)
+from descope_audit_hook.django import CacheDedupeStore, audit_webhook  # noqa: E402
+
+VERIFIER = Verifier(SECRET, auth=BEARER)
+STORE = MemoryDedupeStore()  # DEDUPE as an import path names this
+received: list[tuple[AuditBatch, bytes, dict[str, Any]]] = []
+
+
+def _webhook_view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+    batch: AuditBatch = request.descope_audit  # type: ignore[attr-defined]
+    received.append((batch, request.body, kwargs))
+    return JsonResponse({"received": len(batch)})
+
+
+def _unmarked_view(request: HttpRequest) -> JsonResponse:
+    # Its own function: login_not_required marks the function object it is given.
+    return _webhook_view(request)
+
+
+@audit_webhook(VERIFIER)
+def decorated(request: HttpRequest, batch: AuditBatch, tenant: str) -> JsonResponse:
+    received.append((batch, request.body, {"tenant": tenant}))
+    return JsonResponse({"received": len(batch)})
+
+
+@audit_webhook()
+def from_settings(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+    received.append((batch, request.body, {}))
+    return JsonResponse({"received": len(batch)})
+
+
+@audit_webhook(VERIFIER)
+async def decorated_async(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+    received.append((batch, request.body, {}))
+    return JsonResponse({"received": len(batch)})
+
+
+def form_post(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("a form that CSRF protects")
+
+
+def private(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("behind the login")
+
+
+class urls:  # a ROOT_URLCONF stand-in
+    urlpatterns: ClassVar[list[Any]] = [
+        path("mw/hook", login_not_required(_webhook_view)),
+        path("mw/unmarked", _unmarked_view),
+        path("hook/<str:tenant>", decorated),
+        path("settings-hook", from_settings),
+        path("async-hook", decorated_async),
+        path("form", login_not_required(form_post)),
+        path("private", private),
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> Iterator[None]:
+    received.clear()
+    yield
+    received.clear()
+
+
+def project(*, paths: list[str] | None = None, first: bool = False, **settings: Any) -> Any:
+    conf: dict[str, Any] = {"PATHS": paths or ["/mw/hook"], "VERIFIER": VERIFIER}
+    conf.update(settings.pop("WEBHOOK", {}))
+    middleware = [MIDDLEWARE_PATH, *SECURE_MIDDLEWARE] if first else [*SECURE_MIDDLEWARE, MIDDLEWARE_PATH]
+    settings.setdefault("MIDDLEWARE", middleware)
+    return django_settings(ROOT_URLCONF=urls, DESCOPE_AUDIT_WEBHOOK=conf, **settings)
+
+
+def client(**kwargs: Any) -> Client:
+    return Client(enforce_csrf_checks=True, **kwargs)
+
+
+def post(c: Client, url: str, body: bytes, headers: dict[str, str]) -> Any:
+    return c.post(url, body, content_type="application/json", headers=headers)
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["middleware-last", "middleware-first"])
+def test_middleware_passes_csrf_and_login_required_and_the_rest_stays_protected(first: bool) -> None:
+    body, headers = signed()
+    with project(first=first):
+        c = client()
+        assert post(c, "/mw/hook", body, headers).status_code == 200
+        # The same stack still guards everything else: proof that the seams are really there.
+        assert c.post("/form", {"a": "b"}).status_code == 403  # CSRF
+        assert c.get("/private").status_code == 302  # login required
+        assert c.get("/form").status_code == 200  # other paths pass through the middleware untouched
+    [(batch, raw, _)] = received
+    assert len(batch) == 2
+    assert raw == body == batch.body  # request.body still works in the view
+
+
+def test_decorator_passes_csrf_and_login_required_with_route_parameters() -> None:
+    body, headers = signed(3)
+    with project():
+        c = client()
+        assert post(c, "/hook/acme", body, headers).json() == {"received": 3}
+        assert c.post("/form", {"a": "b"}).status_code == 403
+    [(_, raw, kwargs)] = received
+    assert kwargs == {"tenant": "acme"}
+    assert raw == body
+
+
+def test_async_view_with_the_decorator() -> None:
+    body, headers = signed(3)
+    with project():
+        assert post(client(), "/async-hook", body, headers).json() == {"received": 3}
+        assert post(client(), "/async-hook", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
+        assert client().get("/async-hook").status_code == 405
+    assert len(received) == 1
+
+
+def test_middleware_refuses_an_unmarked_view_under_login_required() -> None:
+    body, headers = signed()
+    with project(paths=["/mw/unmarked"]):
+        with pytest.raises(ImproperlyConfigured, match="login_not_required"):
+            post(client(), "/mw/unmarked", body, headers)
+        assert post(client(raise_request_exception=False), "/mw/unmarked", body, headers).status_code == 500
+        # A forged delivery is still a 401 first.
+        assert post(client(), "/mw/unmarked", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
+    assert received == []
+
+
+def test_unmarked_view_is_fine_without_login_required() -> None:
+    body, headers = signed()
+    without = [m for m in SECURE_MIDDLEWARE if not m.endswith("LoginRequiredMiddleware")]
+    with project(paths=["/mw/unmarked"], first=False):
+        from django.test import override_settings
+
+        with override_settings(MIDDLEWARE=[*without, MIDDLEWARE_PATH]):
+            assert post(client(), "/mw/unmarked", body, headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("webhook", "match"),
+    [
+        ({"PATHS": []}, "PATHS"),
+        ({"PATHS": "/mw/hook"}, "PATHS"),
+        ({"PATHS": ["mw/hook"]}, "PATHS"),
+        ({"PATHS": ["/mw/hook"], "PATH": "/typo"}, "unknown keys: PATH"),
+        ({"PATHS": ["/mw/hook"], "DEDUPE": 3}, "DEDUPE"),
+    ],
+)
+def test_middleware_configuration_errors(webhook: dict[str, Any], match: str) -> None:
+    with project(WEBHOOK=webhook), pytest.raises(ImproperlyConfigured, match=match):
+        client().get("/form")
+
+
+def test_middleware_with_dedupe_from_an_import_path() -> None:
+    body, headers = signed(3)
+    STORE.release([e.fingerprint for e in VERIFIER.verify(body, headers)])
+    with project(WEBHOOK={"DEDUPE": f"{__name__}.STORE"}):
+        assert post(client(), "/mw/hook", body, headers).json() == {"received": 3}
+        assert post(client(), "/mw/hook", body, headers).json() == {"received": 0}
+    assert [b.duplicates for b, _, _ in received] == [0, 3]
+
+
+def test_verifier_from_settings_with_environment_fallback(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DESCOPE_AUDIT_BEARER_TOKEN", TOKEN)
+    body, headers = signed()
+    unsigned = {k: v for k, v in headers.items() if k != "x-descope-webhook-s256"}
+    with project(DESCOPE_AUDIT_HMAC_SECRET=SECRET, WEBHOOK={"VERIFIER": None}):
+        assert post(client(), "/settings-hook", body, headers).status_code == 200
+        assert post(client(), "/settings-hook", body, unsigned).status_code == 401
+    # Keys inside DESCOPE_AUDIT_WEBHOOK, unprefixed; the settings change rebuilds the verifier.
+    with project(WEBHOOK={"VERIFIER": None, "HMAC_SECRET": "another-secret", "MAX_BODY_BYTES": 100}):
+        assert post(client(), "/settings-hook", body, headers).status_code == 413
+    assert len(received) == 1
+
+
+def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.MonkeyPatch) -> None:
+    body, headers = signed()
+    webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_TOKEN": [TOKEN]}
+    with project(WEBHOOK=webhook):
+        assert post(client(), "/mw/hook", body, headers).status_code == 200
+        assert post(client(), "/mw/hook", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
+
+
+def test_missing_configuration_is_a_500_not_a_4xx(clean_env: pytest.MonkeyPatch) -> None:
+    body, headers = signed()
+    # The decorator builds its verifier on first use: a broken configuration is a 500 then.
+    with project(MIDDLEWARE=SECURE_MIDDLEWARE, WEBHOOK={"VERIFIER": None}):
+        with pytest.raises(ConfigurationError):
+            post(client(), "/settings-hook", body, headers)
+        assert post(client(raise_request_exception=False), "/settings-hook", body, headers).status_code == 500
+    # The middleware builds it when Django loads the middleware: the app does not start.
+    with project(WEBHOOK={"VERIFIER": None}), pytest.raises(ConfigurationError):
+        client(raise_request_exception=False).get("/form")
+    assert received == []
+
+
+def test_cache_dedupe_store_is_re_exported() -> None:
+    store: DedupeStore = CacheDedupeStore("default")
+    assert isinstance(store, DedupeStore)
+
+
+def test_decorator_refuses_a_non_verifier() -> None:
+    with pytest.raises(ConfigurationError):
+        audit_webhook("secret")  # type: ignore[arg-type]
