@@ -155,7 +155,6 @@ def test_concurrent_duplicate_deliveries_from_threads_on_two_aliases(fail_every:
     assert outcome.delivered_events - outcome.duplicates == len(fingerprints)
 
 
-@pytest.mark.server
 def test_an_unreachable_cache_fails_the_delivery_before_the_handler() -> None:
     _configure_django()
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
