@@ -251,6 +251,47 @@ def test_sqlite_store_busy_beyond_timeout_raises_and_claims_nothing(tmp_path: Pa
         store.close()
 
 
+def test_sqlite_store_failure_inside_the_transaction_rolls_back(tmp_path: Path) -> None:
+    path = tmp_path / "claims.db"
+    store = SQLiteDedupeStore(path)
+    try:
+        assert store.claim(["a"]) == [True]
+        other = sqlite3.connect(path)
+        other.execute("DROP TABLE descope_audit_claims")
+        other.close()
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            store.claim(["b"])
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            store.release(["a"])
+        # Nothing is left half done: the connection is usable, and a new one recreates the table.
+        store.close()
+        assert store.claim(["a", "b"]) == [True, True]
+    finally:
+        store.close()
+
+
+def _claim_in_child(store: SQLiteDedupeStore, keys: list[str], out: Path) -> None:
+    out.write_text(json.dumps(store.claim(keys)))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork()")
+def test_sqlite_store_after_fork_uses_a_fresh_connection(tmp_path: Path) -> None:
+    store = SQLiteDedupeStore(tmp_path / "claims.db")
+    try:
+        assert store.claim(["parent"]) == [True]  # the parent's connection exists before the fork
+        out = tmp_path / "child.json"
+        child = multiprocessing.get_context("fork").Process(
+            target=_claim_in_child, args=(store, ["parent", "child"], out)
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert json.loads(out.read_text()) == [False, True]
+        assert store.claim(["child", "parent"]) == [False, False]
+    finally:
+        store.close()
+
+
 # --- exactly_once ------------------------------------------------------------------------
 
 
@@ -345,6 +386,19 @@ def test_a_store_answering_the_wrong_number_of_results_is_refused() -> None:
     with pytest.raises(OSError, match="unavailable"), exactly_once(batch, store):
         pytest.fail("handler ran")
     assert store.released == [[batch[0].fingerprint]]
+
+
+class _OverEagerStore(MemoryDedupeStore):
+    def claim(self, keys: Sequence[str]) -> list[bool]:
+        return [*super().claim(keys), True]
+
+
+def test_a_store_answering_too_many_results_is_refused_and_its_claims_released() -> None:
+    store = _OverEagerStore()
+    batch = batch_of(sample_events(2))
+    with pytest.raises(TypeError, match="3 results for 2 keys"), exactly_once(batch, store):
+        pytest.fail("handler ran")
+    assert len(store) == 0
 
 
 def test_a_failing_release_keeps_the_handlers_exception(caplog: pytest.LogCaptureFixture) -> None:
