@@ -15,7 +15,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from descope_audit_hook.testing import sample_event
 from tests.e2e.servers import Server, serve
@@ -101,6 +102,13 @@ def browser() -> Iterator[WebDriver]:
         profile.cleanup()
 
 
+def _navigate(driver: WebDriver, element: WebElement) -> None:
+    """Click ``element`` and wait until the next page has replaced this one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+
+
 def _rows(driver: WebDriver) -> list[WebElement]:
     return driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
 
@@ -153,7 +161,7 @@ def test_table_shows_the_events_newest_first_and_escapes_everything(receiver: Se
 def test_filters_by_action_severity_tenant_and_user(receiver: Server, browser: WebDriver) -> None:
     browser.get(receiver.url + "/")
     Select(browser.find_element(By.ID, "f-action")).select_by_value("LoginFailed")
-    browser.find_element(By.ID, "f-apply").click()
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
     assert "action=LoginFailed" in browser.current_url
     expected = _listing(receiver, "action=LoginFailed")
     assert expected["total"] > 0
@@ -162,16 +170,16 @@ def test_filters_by_action_severity_tenant_and_user(receiver: Server, browser: W
     Select(browser.find_element(By.ID, "f-action")).select_by_value("")
     Select(browser.find_element(By.ID, "f-severity")).select_by_value("warn")
     Select(browser.find_element(By.ID, "f-tenant")).select_by_value("globex")
-    browser.find_element(By.ID, "f-apply").click()
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
     expected = _listing(receiver, "severity=warn&tenant=globex")
     assert expected["total"] > 0
     assert _column(browser, "Severity") == ["warn"] * expected["total"]
     assert all("globex" in tenants.split(", ") for tenants in _column(browser, "Tenants"))
 
-    browser.find_element(By.LINK_TEXT, "Clear").click()
+    _navigate(browser, browser.find_element(By.LINK_TEXT, "Clear"))
     user = browser.find_element(By.ID, "f-user")
     user.send_keys("bob@example.com")
-    browser.find_element(By.ID, "f-apply").click()
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
     expected = _listing(receiver, "user=bob%40example.com")
     assert expected["total"] > 0
     assert len(_rows(browser)) == expected["total"]
@@ -186,14 +194,13 @@ def test_paging_and_a_hostile_filter_value(receiver: Server, browser: WebDriver)
     browser.get(receiver.url + "/?per_page=10")
     assert len(_rows(browser)) == 10
     assert browser.find_elements(By.ID, "newer") == []
-    browser.find_element(By.ID, "older").click()
+    _navigate(browser, browser.find_element(By.ID, "older"))
     assert "page 2 of 4" in browser.find_element(By.ID, "summary").text
-    fourth = browser.find_element(By.ID, "older")
-    fourth.click()
-    browser.find_element(By.ID, "older").click()
+    _navigate(browser, browser.find_element(By.ID, "older"))
+    _navigate(browser, browser.find_element(By.ID, "older"))
     assert len(_rows(browser)) == 1
     assert browser.find_elements(By.ID, "older") == []
-    browser.find_element(By.ID, "newer").click()
+    _navigate(browser, browser.find_element(By.ID, "newer"))
     assert "page 3 of 4" in browser.find_element(By.ID, "summary").text
 
     hostile = '"><script>window.__pwned = 4</script>'
