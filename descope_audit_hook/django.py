@@ -70,7 +70,6 @@ try:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.signals import setting_changed
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
-    from django.http.request import UnreadablePostError
     from django.urls import Resolver404, resolve
     from django.utils.module_loading import import_string
     from django.views.decorators.csrf import csrf_exempt
@@ -151,7 +150,11 @@ def read_body(request: HttpRequest, verifier: Verifier) -> bytes:
     verifier.check_content_length(request.META.get("CONTENT_LENGTH"))
     try:
         body = read_bounded(request.read, verifier.max_body_bytes)
-    except (UnreadablePostError, OSError, ValueError):
+    except VerificationError:
+        raise
+    except Exception:
+        # UnreadablePostError (the client went away), the server's own error for a body
+        # shorter than its Content-Length: the body could not be read, a 400, not a 500.
         raise reject(incomplete_body()) from None
     # HttpRequest.body is the cached ``_body`` once it was read; we read the stream
     # ourselves (bounded, which ``.body`` is not under ASGI), so hand the view the same

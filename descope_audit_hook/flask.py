@@ -38,7 +38,7 @@ from ._verifier import Verifier
 try:
     from flask import Flask, Response, current_app, g, request
     from flask.typing import ResponseReturnValue
-    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+    from werkzeug.exceptions import RequestEntityTooLarge
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise missing_framework("flask", "flask", "Flask") from exc
 
@@ -75,8 +75,11 @@ def read_body(verifier: Verifier) -> bytes:
     except RequestEntityTooLarge:
         # Flask's own MAX_CONTENT_LENGTH, when it is lower than ours.
         raise reject(PayloadTooLarge("body larger than the server accepts")) from None
-    except (HTTPException, OSError, ValueError):
-        # werkzeug's ClientDisconnected (the body ended early), a broken connection.
+    except VerificationError:
+        raise
+    except Exception:
+        # werkzeug's ClientDisconnected (the body ended early), a broken connection, the
+        # server's own error: the body could not be read, a 400, not a 500.
         raise reject(incomplete_body()) from None
 
 

@@ -253,13 +253,14 @@ def _asgi_send(kind: str, app: Any, received: list[AuditBatch], script: list[str
     client = TestClient(app, raise_server_exceptions=False)
 
     def send(method: str, body: bytes, headers: Mapping[str, str], declared: Declared) -> Reply:
-        sent = dict(headers)
+        # Bytes, so that httpx sends latin-1 octets as a server would receive them (str must be ASCII).
+        sent: dict[str, bytes] = {k: v.encode("latin-1") for k, v in headers.items()}
         content: bytes | Iterator[bytes] = body
         if declared is None:
             # An iterator makes httpx send Transfer-Encoding: chunked, with no Content-Length.
             content = iter([body[i : i + 4096] for i in range(0, len(body), 4096)])
         elif declared != ACTUAL:
-            sent["Content-Length"] = str(declared)
+            sent["Content-Length"] = str(declared).encode()
         response = client.request(method, PATH, content=content, headers=sent)
         return Reply(response.status_code, _lower(response.headers.items()), response.content)
 

@@ -220,6 +220,16 @@ def test_missing_configuration_is_a_500_not_a_4xx(clean_env: pytest.MonkeyPatch)
     assert received == []
 
 
+def test_body_shorter_than_declared_is_a_400() -> None:
+    body, headers = signed()
+    with project():
+        c = client()
+        reply = c.post("/mw/hook", body, content_type="application/json", headers=headers, CONTENT_LENGTH=len(body) + 5)
+        assert reply.status_code == 400
+        assert reply.json() == {"error": "incomplete_body", "message": "request body could not be read"}
+    assert received == []
+
+
 def test_cache_dedupe_store_is_re_exported() -> None:
     store: DedupeStore = CacheDedupeStore("default")
     assert isinstance(store, DedupeStore)
