@@ -28,6 +28,7 @@ __all__ = [
     "BodyCollector",
     "ErrorResponse",
     "HandlerFailed",
+    "check_dedupe",
     "error_response",
     "incomplete_body",
     "load_verifier",
@@ -188,6 +189,13 @@ def load_verifier(
 
 
 # --- exactly once ----------------------------------------------------------------------------
+
+
+def check_dedupe(dedupe: object) -> DedupeStore | None:
+    """``dedupe`` if it is ``None`` or a :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
+    if dedupe is not None and not isinstance(dedupe, DedupeStore):
+        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim() and release())")
+    return dedupe
 
 
 class HandlerFailed(Exception):

@@ -49,6 +49,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 from ._adapter import (
     PREFIX,
     HandlerFailed,
+    check_dedupe,
     error_response,
     incomplete_body,
     load_verifier,
@@ -208,6 +209,7 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read the settings)")
+    check_dedupe(dedupe)
 
     def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
         def verified(request: HttpRequest) -> AuditBatch | HttpResponse:
@@ -323,4 +325,3 @@ class AuditWebhookMiddleware:
                 f"{request.path_info} is a {SETTING} path but its view is not marked @login_not_required: "
                 "LoginRequiredMiddleware would redirect the webhook (it has no session) to the login page"
             )
-

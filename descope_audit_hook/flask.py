@@ -29,7 +29,16 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, cast
 
-from ._adapter import error_response, incomplete_body, load_verifier, missing_framework, read_bounded, reject, run_once
+from ._adapter import (
+    check_dedupe,
+    error_response,
+    incomplete_body,
+    load_verifier,
+    missing_framework,
+    read_bounded,
+    reject,
+    run_once,
+)
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, MethodNotAllowed, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
@@ -107,6 +116,7 @@ def audit_webhook(
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
+    check_dedupe(dedupe)
 
     def decorate(view: View[P]) -> Callable[P, ResponseReturnValue]:
         @functools.wraps(view)

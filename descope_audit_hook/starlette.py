@@ -40,7 +40,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import TypeVar
 
-from ._adapter import BodyCollector, HandlerFailed, error_response, incomplete_body, missing_framework, reject
+from ._adapter import (
+    BodyCollector,
+    HandlerFailed,
+    check_dedupe,
+    error_response,
+    incomplete_body,
+    missing_framework,
+    reject,
+)
 from ._dedupe import DedupeStore, exactly_once
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
@@ -121,10 +129,8 @@ class AuditWebhook:
     def __init__(self, verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> None:
         if verifier is not None and not isinstance(verifier, Verifier):
             raise ConfigurationError("AuditWebhook() takes a Verifier (or None to read the environment)")
-        if dedupe is not None and not isinstance(dedupe, DedupeStore):
-            raise ConfigurationError("dedupe must be a DedupeStore (claim and release)")
         self._verifier = verifier
-        self.dedupe = dedupe
+        self.dedupe = check_dedupe(dedupe)
 
     def __repr__(self) -> str:
         return f"AuditWebhook({self._verifier!r}, dedupe={self.dedupe!r})"

@@ -235,6 +235,8 @@ def test_cache_dedupe_store_is_re_exported() -> None:
     assert isinstance(store, DedupeStore)
 
 
-def test_decorator_refuses_a_non_verifier() -> None:
+def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
     with pytest.raises(ConfigurationError):
         audit_webhook("secret")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="dedupe"):
+        audit_webhook(VERIFIER, dedupe=set())  # type: ignore[arg-type]

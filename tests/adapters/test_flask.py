@@ -182,6 +182,8 @@ def test_rejections_are_logged_without_secrets(caplog: pytest.LogCaptureFixture)
         assert secret not in text
 
 
-def test_decorator_refuses_a_non_verifier() -> None:
+def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
     with pytest.raises(ConfigurationError):
         audit_webhook("secret")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="dedupe"):
+        audit_webhook(Verifier(SECRET), dedupe={})  # type: ignore[arg-type]
