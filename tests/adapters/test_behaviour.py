@@ -301,3 +301,21 @@ def test_handler_failure_without_dedupe_is_a_500(make_harness: Make) -> None:
     body, headers = delivery()
     harness.script.append("raise")
     assert harness.send(body, headers).status == 500
+
+
+class BrokenStore:
+    """A dedupe store whose backend is down."""
+
+    def claim(self, keys: Any) -> list[bool]:
+        raise ConnectionError("dedupe backend unavailable")
+
+    def release(self, keys: Any) -> None:
+        raise AssertionError("nothing was claimed")
+
+
+def test_dedupe_store_failure_is_a_5xx_not_an_acknowledgement(make_harness: Make) -> None:
+    harness = make_harness(verifier(), BrokenStore())
+    body, headers = delivery()
+    # Fail closed: the sender must retry rather than be told the events were handled.
+    assert harness.send(body, headers).status == 500
+    assert harness.received == []

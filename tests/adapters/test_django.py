@@ -240,3 +240,26 @@ def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
         audit_webhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="dedupe"):
         audit_webhook(VERIFIER, dedupe=set())  # type: ignore[arg-type]
+
+
+def test_under_asgi_with_the_async_client() -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    body, headers = signed(3)
+
+    async def deliver() -> list[int]:
+        c = AsyncClient(enforce_csrf_checks=True)
+        statuses = []
+        for url in ("/mw/hook", "/async-hook", "/hook/acme"):
+            reply = await c.post(url, body, content_type="application/json", headers=headers)
+            statuses.append(reply.status_code)
+        forged = await c.post("/mw/hook", body + b" x", content_type="application/json", headers=headers)
+        statuses.append(forged.status_code)
+        return statuses
+
+    with project():
+        assert asyncio.run(deliver()) == [200, 200, 200, 401]
+    assert [len(batch) for batch, _, _ in received] == [3, 3, 3]
+    assert all(raw == body for _, raw, _ in received)
