@@ -55,6 +55,8 @@ from ._models import AuditBatch
 from ._verifier import Verifier
 
 try:
+    import anyio
+    import anyio.to_thread
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect, Request
@@ -162,10 +164,23 @@ class AuditWebhook:
         """Claim the batch's events; the body sees only new ones; its exception releases the claims.
 
         Without a ``dedupe`` store the batch is passed through unchanged. The store is
-        called on the event loop: the memory and SQLite stores answer in microseconds.
+        called in a worker thread (a SQLite claim may wait on a lock; the event loop must
+        not), shielded from cancellation so that a claim is never left half-done.
         """
-        with exactly_once(batch, self.dedupe) as fresh:
+        if self.dedupe is None:
+            yield batch
+            return
+        manager = exactly_once(batch, self.dedupe)
+        with anyio.CancelScope(shield=True):
+            fresh = await anyio.to_thread.run_sync(manager.__enter__)
+        try:
             yield fresh
+        except BaseException as exc:
+            # Cancellation included: the claims are released before it goes on.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(manager.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        manager.__exit__(None, None, None)  # nothing to do on success: the claims stay
 
     async def handle(self, request: Request, handler: Callable[[AuditBatch], Awaitable[T]]) -> T:
         """Verify ``request`` and run ``await handler(batch)`` exactly once per event; return its result.

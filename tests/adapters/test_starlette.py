@@ -214,3 +214,54 @@ def test_audit_webhook_error_carries_the_library_error() -> None:
     exc = AuditWebhookError(PayloadTooLarge("too big"))
     assert (exc.status_code, exc.detail, exc.headers) == (413, "too big", None)
     assert exc.error.code == "payload_too_large"
+
+
+class ThreadRecordingStore(MemoryDedupeStore):
+    """Records the thread each claim and release runs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def claim(self, keys: Any) -> list[bool]:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return super().claim(keys)
+
+    def release(self, keys: Any) -> None:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        super().release(keys)
+
+
+def test_exactly_once_runs_the_store_off_the_event_loop_and_releases_on_cancellation() -> None:
+    import threading
+
+    store = ThreadRecordingStore()
+    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    body, headers = signed(3)
+    batch = hook.verifier.verify(body, headers)
+    keys = [event.fingerprint for event in batch]
+
+    async def main() -> int:
+        started = anyio.Event()
+
+        async def handler() -> None:
+            async with hook.exactly_once(batch) as new:
+                assert len(new) == 3
+                started.set()
+                await anyio.sleep_forever()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(handler)
+            await started.wait()
+            group.cancel_scope.cancel()
+        return threading.get_ident()
+
+    loop_thread = anyio.run(main)
+    assert len(store.threads) == 2  # one claim, one release
+    assert loop_thread not in store.threads
+    # Released: the events can be claimed again, as a redelivery would.
+    assert store.claim(keys) == [True, True, True]
