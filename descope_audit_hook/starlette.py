@@ -64,7 +64,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise missing_framework("starlette", "starlette", "Starlette") from exc
 
-__all__ = ["AuditWebhook", "AuditWebhookError", "error_handler", "error_response_for", "install_error_handler"]
+__all__ = [
+    "AuditWebhook",
+    "AuditWebhookError",
+    "error_handler",
+    "error_response_for",
+    "install_error_handler",
+    "read_body",
+]
 
 T = TypeVar("T")
 
