@@ -11,7 +11,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
-__all__ = ["EMPTY_MAPPING", "Action", "AuditBatch", "AuditEvent", "Severity", "SignedForm"]
+__all__ = ["EMPTY_MAPPING", "Action", "AuditBatch", "AuditEvent", "Severity", "SignedForm", "canonical_json"]
 
 #: Which string the signature was computed over; see docs/security.md.
 SignedForm = Literal["raw", "trimmed", "compact", "compact-escaped"]
@@ -123,7 +123,12 @@ class AuditEvent:
             self.severity.value if self.severity else None,
             dict(self.data),
         ]
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+        try:
+            canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+        except RecursionError:
+            # ``data`` nested about as deep as the parser allows, and this call runs a few
+            # frames deeper than verify() did: the same text, written without recursion.
+            canonical = canonical_json(identity)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +148,51 @@ class AuditEvent:
             "remoteAddress": self.remote_address,
             "data": dict(self.data),
         }
+
+
+class _Raw(str):
+    """Already-encoded JSON text on the work stack of :func:`canonical_json`."""
+
+
+def _key_text(key: object) -> str:
+    # json.dumps turns str, int, float, bool and None keys into strings, and refuses others.
+    if not isinstance(key, str):
+        if not (key is None or isinstance(key, (int, float))):
+            raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+        key = json.dumps(key)
+    return json.dumps(key) + ":"
+
+
+def canonical_json(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)``, without recursion."""
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Raw:
+            out.append(item)
+        elif item is None or isinstance(item, (str, int, float)):  # bool is an int
+            out.append(json.dumps(item))
+        elif isinstance(item, (list, tuple)):
+            stack.append(_Raw("]"))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(item[index])
+                if index:
+                    stack.append(_Raw(","))
+            stack.append(_Raw("["))
+        elif isinstance(item, dict):
+            pairs = sorted(item.items(), key=lambda pair: pair[0])
+            stack.append(_Raw("}"))
+            for index in range(len(pairs) - 1, -1, -1):
+                key, child = pairs[index]
+                stack.append(child)
+                stack.append(_Raw(_key_text(key)))
+                if index:
+                    stack.append(_Raw(","))
+            stack.append(_Raw("{"))
+        else:
+            stack.append(repr(item))
+    return "".join(out)
 
 
 def occurred_from_ms(ms: int) -> datetime:

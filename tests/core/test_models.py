@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from descope_audit_hook import Action, AuditBatch, AuditEvent, Severity, Verifier
+from descope_audit_hook import Action, AuditBatch, AuditEvent, PayloadError, Severity, Verifier
 from descope_audit_hook.testing import sample_event
 
 OPEN = Verifier(allow_unauthenticated=True)
@@ -146,3 +146,31 @@ def test_occurred_is_utc_even_from_offsets() -> None:
     event = one([{"action": "A", "occurred": "2026-06-08T23:59:59.500+05:30"}])
     assert event.occurred.utcoffset() == timedelta(0)
     assert event.occurred.isoformat() == "2026-06-08T18:29:59.500000+00:00"
+
+
+def _deepest_data_depth() -> int:
+    low, high = 10, 5000
+    while high - low > 1:
+        mid = (low + high) // 2
+        body = b'[{"action":"A","occurred":1,"data":{"x":' + b"[" * mid + b"]" * mid + b"}}]"
+        try:
+            OPEN.verify(body, {})
+            low = mid
+        except PayloadError:
+            high = mid
+    return low
+
+
+def test_fingerprint_of_deeply_nested_data_from_a_deeper_stack() -> None:
+    # verify() accepts data nested as deep as the parser allows; an adapter or exactly_once
+    # then reads the fingerprint a few frames deeper. That must not become a RecursionError.
+    depth = _deepest_data_depth()
+    body = b'[{"action":"A","occurred":1,"data":{"x":' + b"[" * depth + b"]" * depth + b"}}]"
+    (event,) = OPEN.verify(body, {})
+    shallow = event.fingerprint
+
+    def nested(levels: int) -> str:
+        return event.fingerprint if levels == 0 else nested(levels - 1)
+
+    for levels in (1, 10, 50):
+        assert nested(levels) == shallow

@@ -22,6 +22,7 @@ from descope_audit_hook import (
     sign,
 )
 from descope_audit_hook._forms import FORMS, _js_number, compact
+from descope_audit_hook._models import canonical_json
 from descope_audit_hook._payload import parse_json
 from descope_audit_hook.testing import _js_number as independent_js_number
 from descope_audit_hook.testing import make_delivery, signed_string
@@ -164,3 +165,11 @@ def test_big_integers_follow_javascript(integer: int) -> None:
     else:
         assert float(out) == float(integer)
         assert math.isclose(int(float(out)), integer, rel_tol=1e-15)
+
+
+@settings(max_examples=examples(500))
+@given(value=st.one_of(json_values, st.lists(st.tuples(json_values, st.text(max_size=3)), max_size=3)))
+def test_canonical_json_is_json_dumps_without_recursion(value: Any) -> None:
+    # The fingerprint's fallback for very deep data must write exactly what json.dumps writes.
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+    assert canonical_json(value) == expected
