@@ -8,6 +8,7 @@ to the sender.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
@@ -28,6 +29,7 @@ _SEVERITIES: dict[str, Severity] = {
 }
 
 _INFINITIES = (float("inf"), float("-inf"))
+_FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
 
 _new_event: Callable[[type[AuditEvent]], AuditEvent] = object.__new__
 _set = object.__setattr__
@@ -211,6 +213,9 @@ def _iso(value: str, where: str) -> datetime:
     text = value.strip()
     if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes only 3 or 6 fractional digits; Go writes up to 9
+    # (RFC3339Nano) and trims zeros (".44"). Use exactly 6, as 3.11 does (it truncates).
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

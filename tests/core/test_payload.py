@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -104,13 +104,19 @@ def test_unknown_action_is_ordinary_input() -> None:
         ("2026-06-08T20:18:25.843", WHEN),  # naive: read as UTC
         ("2026-06-08 20:18:25.843", WHEN),
         (" 2026-06-08T20:18:25.843Z ", WHEN),
+        # Go's RFC3339Nano: zeros trimmed, or nanoseconds (truncated to microseconds).
+        ("2026-06-08T20:18:25.8430Z", WHEN),
+        ("2026-06-08T20:18:25.843000999Z", WHEN),
+        ("2026-06-08T20:18:25,843Z", WHEN),
+        ("2026-06-08T20:18:25.84Z", WHEN.replace(microsecond=840000)),
+        ("2026-06-08T20:18:25Z", WHEN.replace(microsecond=0)),
     ],
 )
 def test_occurred_spellings(occurred: Any, expected: datetime) -> None:
     (e,) = parse([event(occurred=occurred)])
     assert e.occurred == expected
     assert e.occurred.tzinfo is timezone.utc
-    assert e.occurred_ms == int((expected - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000)
+    assert e.occurred_ms == (expected - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
 
 
 @pytest.mark.parametrize(
