@@ -104,8 +104,32 @@ def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
             process.wait(timeout=timeout)
-    # Workers that outlived their master would keep the port: make sure none is left.
+    # Workers that outlived their master would keep the port: make sure none is left, and
+    # wait (bounded) until they are really gone, so that the caller starts from a clean slate.
     _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+    deadline = time.monotonic() + timeout
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, dead but not yet reaped, do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # pragma: no cover - not Linux: signal 0 reaches zombies too, good enough
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str]:

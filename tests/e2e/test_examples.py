@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import re
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -348,3 +349,42 @@ def test_django_example_under_the_development_server(marker: str, tmp_path: Path
         assert forged.status == 401
         assert forged.json()["error"] == "invalid_signature"
         assert running.stored_actions() == ["LoginFailed"]
+
+
+def post_chunked(url: str, headers: Mapping[str, str], chunks: Iterator[bytes]) -> tuple[int, bytes]:
+    """POST with ``Transfer-Encoding: chunked`` (no Content-Length), then read the answer.
+
+    The server may answer and close before the whole body was sent, which is exactly what
+    a size limit enforced while reading does: a broken pipe while sending is expected.
+    """
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    head = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+        try:
+            sock.sendall(head.encode("latin-1"))
+            for chunk in chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.read()
+
+
+def test_undeclared_oversize_body_is_refused_while_reading(running: Running) -> None:
+    # Chunked, no Content-Length: the limit must hold while the body streams in.
+    _, headers = running.delivery([sample_event("login_failed")])
+    chunks = iter([b"[" + b" " * 8191] * (3 * MAX_BODY // 8192))
+
+    status, body = post_chunked(running.server.url + PATH, headers, chunks)
+
+    if running.example.name == "django":
+        # Django's WSGI request reads no body without a Content-Length (Descope always sends
+        # one): the empty body does not match the signature, and the delivery is refused.
+        assert (status, json.loads(body)["error"]) == (401, "invalid_signature")
+    else:
+        assert (status, json.loads(body)["error"]) == (413, "payload_too_large")
