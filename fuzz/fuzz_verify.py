@@ -23,7 +23,7 @@ import atheris
 
 with atheris.instrument_imports():
     from descope_audit_hook import ApiKey, BasicAuth, BearerToken, VerificationError, Verifier
-    from descope_audit_hook._forms import compact, decode_signature
+    from descope_audit_hook._forms import compact, compact_escaped, decode_signature
     from descope_audit_hook._headers import collect
     from descope_audit_hook._payload import _event, parse_events, parse_json
 
@@ -134,13 +134,18 @@ def one_input(data: bytes) -> None:
             return
         signed = compact(parsed)
         parse_json(signed)  # what we sign is itself strict JSON
+        escaped = data[0] // 8 % 2 == 1
+        if escaped:  # Go's json.Marshal: < > & U+2028 U+2029 escaped
+            signed = compact_escaped(signed)
+            parse_json(signed)
         compact_headers = {"Authorization": f"Bearer {TOKEN}", "x-env": "prod", SIG: _sign(signed)}
         try:
             batch = _BEARER.verify(rest, compact_headers)
         except VerificationError as exc:
             _require(exc.status_code == 400, exc.code)  # the signature matched: only the payload can be wrong
             return
-        _require(batch.signed_form in ("raw", "trimmed", "compact"), batch.signed_form)
+        forms = ("raw", "trimmed", "compact", "compact-escaped") if escaped else ("raw", "trimmed", "compact")
+        _require(batch.signed_form in forms, batch.signed_form)
         _check_batch(batch)
     elif mode in (5, 6):
         # The fast path of parse_events against the checked path, on any JSON value.
