@@ -31,7 +31,7 @@ import pytest
 from descope_audit_hook import SIGNATURE_HEADER, ApiKey, Auth, BasicAuth, BearerToken, SignedForm, sign
 from descope_audit_hook.testing import make_delivery, sample_event
 
-from .servers import Server, serve
+from .servers import Server, ServerStartError, serve
 
 pytestmark = pytest.mark.server
 
@@ -388,3 +388,12 @@ def test_undeclared_oversize_body_is_refused_while_reading(running: Running) -> 
         assert (status, json.loads(body)["error"]) == (401, "invalid_signature")
     else:
         assert (status, json.loads(body)["error"]) == (413, "payload_too_large")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_example_without_configuration_refuses_to_start(example: Example, tmp_path: Path) -> None:
+    # Fail closed: with no secret and no credential the app would accept anyone, so it must not serve.
+    env = {**_gunicorn_options(), "AUDIT_EVENTS_DB": str(tmp_path / "events.sqlite3")}
+
+    with pytest.raises(ServerStartError, match="ConfigurationError"), serve(example.argv, env, ROOT, ready_path=PATH):
+        pytest.fail("the example served without any configuration")
