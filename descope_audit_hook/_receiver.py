@@ -408,7 +408,7 @@ class AuditReceiver:
             f"{note} " if note else "",
             (time.monotonic() - started) * 1000,
         )
-        return [body]
+        return [b""] if method == "HEAD" else [body]
 
     def _dispatch(self, method: str, path: str, environ: Environ) -> Response:
         verifier = self.hooks.get(path)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.servers import serve
 
-from ._support import get_json, run_cli
+from ._support import CLI, get_json, run_cli
 
 pytestmark = pytest.mark.server
 
@@ -63,3 +64,16 @@ def test_receiver_under_gunicorn_accepts_a_signed_post(tmp_path: Path) -> None:
     assert '"POST /descope/audit" 401' in log
     assert "gunicorn-secret" not in log
     assert "gunicorn-key" not in log
+
+
+def test_demo_keep_serving_leaves_the_audit_page_up_until_terminated() -> None:
+    with serve([*CLI, "demo", "--keep-serving", "--port", "{port}"], {}, ready_path="/api/events") as server:
+        deadline = time.monotonic() + 60
+        while "receiver kept running" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        assert "result: every outcome was the expected one" in server.output()
+        listing = get_json(server.url + "/api/events")
+        assert listing["total"] == 10
+        process = server.process
+    assert process.returncode == 0

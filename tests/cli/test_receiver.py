@@ -253,6 +253,9 @@ def test_page_escapes_everything_and_sets_a_strict_policy(app: AuditReceiver) ->
     assert "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    head = call(app, "HEAD", "/")
+    assert (head.code, head.body) == (200, b"")
+    assert int(head.headers["content-length"]) == len(reply.body)
     css = call(app, path="/audit.css")
     assert css.headers["content-type"].startswith("text/css")
 
