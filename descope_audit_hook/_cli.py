@@ -172,6 +172,12 @@ def _send_auth(args: argparse.Namespace) -> Auth | None:
     return None
 
 
+def _shown_url(url: str) -> str:
+    # A query string may carry a token: show that there is one, not what it is.
+    base, sep, _ = url.partition("?")
+    return base + ("?..." if sep else "")
+
+
 def _cmd_send(args: argparse.Namespace) -> int:
     headers = dict(parse_header_option(item) for item in args.header or ())
     auth = _send_auth(args)
@@ -197,7 +203,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     )
     events = len(payload) if isinstance(payload, list) else 1
     signed = f"signed ({args.signed_form} form)" if secret is not None else "unsigned"
-    print(f"POST {args.url}: {events} event(s), {len(body)} bytes, {signed}", flush=True)
+    print(f"POST {_shown_url(args.url)}: {events} event(s), {len(body)} bytes, {signed}", flush=True)
     response = request(
         args.url, body, sent_headers, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout
     )

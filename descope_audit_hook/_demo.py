@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import sys
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -148,7 +149,13 @@ def run_demo(*, keep_serving: bool = False, port: int = 0, db: str | None = None
     hooks, cases = _cases()
     workdir = None if db is not None else tempfile.TemporaryDirectory(prefix="descope-audit-demo-")
     db_path = db if db is not None else os.path.join(workdir.name if workdir else ".", "audit-events.db")
-    server = make_server("127.0.0.1", port, AuditReceiver(hooks, EventStore(db_path)))
+    try:
+        server = make_server("127.0.0.1", port, AuditReceiver(hooks, EventStore(db_path)))
+    except OSError as exc:
+        if workdir is not None:
+            workdir.cleanup()
+        print(f"descope-audit-hook: error: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"

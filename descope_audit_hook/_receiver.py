@@ -636,7 +636,12 @@ def _render_page(
         f'<label>User (ID or login ID)<input type="text" name="user" id="f-user" value="{_e(selection.user)}"></label>'
         f'<label>Severity<select name="severity" id="f-severity">'
         f"{_options(SEVERITIES, selection.severity, 'any')}</select></label>"
-        '<button type="submit" id="f-apply">Filter</button> <a href="/">Clear</a>'
+        + (
+            f'<input type="hidden" name="per_page" value="{selection.per_page}">'
+            if selection.per_page != PER_PAGE
+            else ""
+        )
+        + '<button type="submit" id="f-apply">Filter</button> <a href="/">Clear</a>'
         "</form>"
     )
     if events:

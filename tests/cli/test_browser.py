@@ -202,6 +202,11 @@ def test_paging_and_a_hostile_filter_value(receiver: Server, browser: WebDriver)
     assert browser.find_elements(By.ID, "older") == []
     _navigate(browser, browser.find_element(By.ID, "newer"))
     assert "page 3 of 4" in browser.find_element(By.ID, "summary").text
+    Select(browser.find_element(By.ID, "f-severity")).select_by_value("info")
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
+    info = _listing(receiver, "severity=info")["total"]
+    assert len(_rows(browser)) == min(10, info)  # the page size survives filtering
+    assert f"page 1 of {-(-info // 10)}" in browser.find_element(By.ID, "summary").text
 
     hostile = '"><script>window.__pwned = 4</script>'
     browser.get(f"{receiver.url}/?user={quote(hostile)}")

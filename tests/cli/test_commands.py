@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,21 @@ def test_serve_with_a_bad_path_is_bad_usage(tmp_path: Path) -> None:
     result = run_cli(["serve", "--port", "0", "--path", "/api/events", "--hmac-secret", SECRET], cwd=tmp_path)
     assert result.returncode == 2
     assert "webhook path" in result.stderr
+
+
+def test_send_does_not_print_the_query_string_of_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/descope/audit?token=query-secret"
+    result = run_cli(["send", url, "--timeout", "5"])
+    assert result.returncode == 1
+    assert "/descope/audit?..." in result.stdout
+    _no_secret_in(result.stdout, result.stderr, secrets=("query-secret",))
+
+
+def test_demo_on_a_busy_port_fails_with_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli(["demo", "--port", str(busy.getsockname()[1])])
+    assert result.returncode == 1
+    assert result.stderr.startswith("descope-audit-hook: error: cannot listen on 127.0.0.1:")
+    assert result.stderr.count("\n") == 1
