@@ -145,7 +145,16 @@ def _table(rows: list[tuple[str, ...]], out: TextIO) -> None:
 
 def run_demo(*, keep_serving: bool = False, port: int = 0, db: str | None = None, out: TextIO) -> int:
     """Run the demo; 0 when every outcome was the expected one."""
-    logging.getLogger("descope_audit_hook").setLevel(logging.ERROR)  # the table says what was rejected
+    core_logger = logging.getLogger("descope_audit_hook")
+    level = core_logger.level
+    core_logger.setLevel(logging.ERROR)  # the table says what was rejected; no second report on stderr
+    try:
+        return _run(keep_serving, port, db, out)
+    finally:
+        core_logger.setLevel(level)
+
+
+def _run(keep_serving: bool, port: int, db: str | None, out: TextIO) -> int:
     hooks, cases = _cases()
     workdir = None if db is not None else tempfile.TemporaryDirectory(prefix="descope-audit-demo-")
     db_path = db if db is not None else os.path.join(workdir.name if workdir else ".", "audit-events.db")
