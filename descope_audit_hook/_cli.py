@@ -202,6 +202,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
         payload, hmac_secret=secret, auth=auth, headers=headers, signed_form=args.signed_form
     )
     events = len(payload) if isinstance(payload, list) else 1
+    if events > 100:
+        print(f"{PROG}: note: Descope sends at most 100 events per request; sending {events}", file=sys.stderr)
     signed = f"signed ({args.signed_form} form)" if secret is not None else "unsigned"
     print(f"POST {_shown_url(args.url)}: {events} event(s), {len(body)} bytes, {signed}", flush=True)
     response = request(

@@ -55,8 +55,10 @@ def test_send_accepted_rejected_and_unreachable(receiver: str, capsys: pytest.Ca
     captured = capsys.readouterr()
     assert "HTTP 401 Unauthorized" in captured.out
     assert captured.err == "descope-audit-hook: error: the receiver answered 401 Unauthorized\n"
-    assert main(["send", f"http://127.0.0.1:{free_port()}/", "--timeout", "5"]) == 1
-    assert "cannot connect" in capsys.readouterr().err
+    assert main(["send", f"http://127.0.0.1:{free_port()}/", "--timeout", "5", "--count", "101"]) == 1
+    err = capsys.readouterr().err
+    assert "at most 100 events per request; sending 101" in err
+    assert "cannot connect" in err
 
 
 def test_send_from_env_and_stdin(
