@@ -5,7 +5,8 @@
     python benchmarks/run.py --only floor peers
     python benchmarks/run.py --only servers --duration 3
 
-Sections: ``floor`` (verify() against HMAC + compare + json.loads, per signed form),
+Sections: ``floor`` (verify() against HMAC + compare + json.loads, per signed form), ``breakdown``
+(each stage of verify() alone),
 ``peers`` (standardwebhooks, svix, a hand-written handler), ``scaling`` (batch and event
 size), ``memory`` (tracemalloc peak at the body-size limit), ``servers`` (each adapter
 under uvicorn or gunicorn against the same route without verification). See
@@ -37,7 +38,7 @@ import bench_common as common
 import descope_audit_hook
 from descope_audit_hook import DEFAULT_MAX_BODY_BYTES, Verifier
 
-SECTIONS = ("floor", "peers", "scaling", "memory", "servers")
+SECTIONS = ("floor", "breakdown", "peers", "scaling", "memory", "servers")
 FORMS = ("raw", "trimmed", "compact", "compact-escaped")
 TARGETS = {"raw": 1.3, "trimmed": 1.3, "compact": 2.0, "compact-escaped": 2.0}
 
@@ -91,6 +92,36 @@ def section_floor(timer: common.Timer, count: int) -> None:
             f"  {form:<16} {len(body) / 1024:5.1f} KB  verify {_us(times['verify'])}  floor {_us(times['floor'])}"
             f"  ratio {ratio:5.2f}x  {_verdict(ratio, TARGETS[form])}"
         )
+
+
+def section_breakdown(timer: common.Timer, count: int) -> None:
+    """Where verify() spends its time on the raw form: each stage alone, as a share of the floor."""
+    from descope_audit_hook._payload import parse_events, parse_json
+
+    print(f"\n== breakdown: the stages of verify() on the raw form, {count} events, as multiples of the floor ==")
+    verifier = common.make_verifier()
+    body, headers = common.make_body(common.events(count), "raw")
+    digest = common.signature_of(headers)
+    secret = common.HMAC_SECRET.encode()
+    text = body.decode()
+    value = json.loads(body)
+    times = timer.measure(
+        {
+            "floor": partial(common.floor_verify, body, digest),
+            "hmac-sha256 + compare_digest": lambda: hmac.compare_digest(hmac.digest(secret, body, "sha256"), digest),
+            "json.loads": partial(json.loads, text),
+            "parse_json (strict: duplicate keys, NaN, surrogates)": partial(parse_json, body),
+            "parse_events (typed, checked AuditEvents)": partial(parse_events, value),
+            "verify": partial(verifier.verify, body, headers),
+        }
+    )
+    floor = times["floor"]
+    for name, seconds in times.items():
+        print(f"  {name:<54} {_us(seconds)}  ratio {seconds / floor:5.2f}x of floor")
+    strict = times["parse_json (strict: duplicate keys, NaN, surrogates)"] - times["json.loads"]
+    rest = times["verify"] - times["parse_json (strict: duplicate keys, NaN, surrogates)"]
+    rest -= times["parse_events (typed, checked AuditEvents)"] + times["hmac-sha256 + compare_digest"]
+    print(f"  strictness over json.loads: {_us(strict)}; headers, auth, signature decode, batch: {_us(rest)}")
 
 
 # --- (b) peers ---------------------------------------------------------------------------
@@ -286,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     if "floor" in sections:
         section_floor(timer, args.events)
+    if "breakdown" in sections:
+        section_breakdown(timer, args.events)
     if "peers" in sections:
         section_peers(timer, args.events)
     if "scaling" in sections:
@@ -302,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             connections=args.connections,
         )
     if "servers" not in sections:
-        print("\n== servers: skipped (run with --only servers, or without --quick) ==")
+        print("\n== servers: not run (they run without --quick, or with --only servers) ==")
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
     return 0
 
