@@ -554,9 +554,9 @@ td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .sev-warn { color: #9a6700; font-weight: 600; }
 .sev-error { color: #cf222e; font-weight: 600; }
 td.id { font-family: ui-monospace, monospace; font-size: .78rem; word-break: break-all; min-width: 8rem; }
-td.data { min-width: 18rem; }
+td.data { min-width: 11rem; }
 summary { cursor: pointer; color: #0969da; }
-pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; max-width: 36rem; font-size: .78rem; }
+pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; max-width: 24rem; font-size: .78rem; }
 nav.paging { margin-top: 1rem; display: flex; gap: 1rem; align-items: center; }
 p.empty { color: #57606a; }
 """
@@ -628,7 +628,7 @@ def _render_page(
 ) -> str:
     pages = max(1, -(-total // selection.per_page))
     form = (
-        '<form class="filters" method="get" action="/">'
+        '<form class="filters" method="get" action="./">'
         f'<label>Action<select name="action" id="f-action">{_options(actions, selection.action, "any")}'
         "</select></label>"
         f'<label>Tenant<select name="tenant" id="f-tenant">{_options(tenants, selection.tenant, "any")}'
@@ -641,7 +641,7 @@ def _render_page(
             if selection.per_page != PER_PAGE
             else ""
         )
-        + '<button type="submit" id="f-apply">Filter</button> <a href="/">Clear</a>'
+        + '<button type="submit" id="f-apply">Filter</button> <a href="./">Clear</a>'
         "</form>"
     )
     if events:
@@ -652,9 +652,9 @@ def _render_page(
         table = '<p class="empty" id="no-events">No events match.</p>'
     links = []
     if selection.page > 1:
-        links.append(f'<a rel="prev" id="newer" href="/?{_e(selection.query(page=selection.page - 1))}">Newer</a>')
+        links.append(f'<a rel="prev" id="newer" href="./?{_e(selection.query(page=selection.page - 1))}">Newer</a>')
     if selection.page < pages:
-        links.append(f'<a rel="next" id="older" href="/?{_e(selection.query(page=selection.page + 1))}">Older</a>')
+        links.append(f'<a rel="next" id="older" href="./?{_e(selection.query(page=selection.page + 1))}">Older</a>')
     paging = (
         f'<nav class="paging"><span id="summary">{total} event{"s" if total != 1 else ""}, '
         f"page {selection.page} of {pages}</span>{' '.join(links)}</nav>"
@@ -663,6 +663,6 @@ def _render_page(
         "<!doctype html>"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>Descope audit events</title><link rel="stylesheet" href="{CSS_PATH}"></head>'
+        f'<title>Descope audit events</title><link rel="stylesheet" href=".{CSS_PATH}"></head>'
         f"<body><h1>Descope audit events</h1>{form}{table}{paging}</body></html>"
     )
