@@ -35,7 +35,7 @@ from ._sender import (
 )
 from ._verifier import Verifier
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "config_environ", "main", "safe_text", "verifier_from_args"]
 
 PREFIX = "DESCOPE_AUDIT_"
 PROG = "descope-audit-hook"
@@ -172,6 +172,11 @@ def _send_auth(args: argparse.Namespace) -> Auth | None:
     return None
 
 
+def safe_text(text: str) -> str:
+    """Untrusted text for the terminal: control characters (C0, DEL, C1) shown as ``\\xNN``."""
+    return "".join(c if c in "\n\t" or 32 <= ord(c) < 127 or ord(c) > 159 else f"\\x{ord(c):02x}" for c in text)
+
+
 def _shown_url(url: str) -> str:
     # A query string may carry a token: show that there is one, not what it is.
     base, sep, _ = url.partition("?")
@@ -210,7 +215,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
         args.url, body, sent_headers, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout
     )
     print(f"HTTP {response.status} {response.reason}")
-    text = response.text()
+    text = safe_text(response.text())
     if text:
         print(text.rstrip("\n"))
     if not response.ok:
@@ -279,7 +284,7 @@ def _event_line(event: AuditEvent) -> str:
     for label, value in (("method", event.method), ("geo", event.geo), ("ip", event.remote_address)):
         if value:
             parts.append(f"{label}={value}")
-    return "  " + " ".join(json.dumps(p, ensure_ascii=False)[1:-1] for p in parts)
+    return "  " + " ".join(safe_text(part) for part in parts)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -300,7 +305,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     form = f"signature matched the {batch.signed_form} form" if batch.signed_form else "no signature configured"
     print(f"accepted: {len(batch)} event(s); {form}")
     if args.json:
-        print(json.dumps([event.to_dict() for event in batch], indent=2, ensure_ascii=False))
+        # ASCII-only: a hostile payload cannot put control characters on the terminal.
+        print(json.dumps([event.to_dict() for event in batch], indent=2, ensure_ascii=True))
     else:
         for event in batch:
             print(_event_line(event))

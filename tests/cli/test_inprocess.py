@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook import BasicAuth, BearerToken, Verifier
-from descope_audit_hook._cli import main
+from descope_audit_hook._cli import main, safe_text
 from descope_audit_hook._demo import run_demo
 from descope_audit_hook._receiver import make_app, make_server
 from descope_audit_hook._sender import UsageError, load_payload, parse_header_option, sample_payload
@@ -139,3 +139,8 @@ def test_load_payload_rejects_non_utf8(tmp_path: Path) -> None:
         load_payload(str(path))
     path.write_text('{"action": "LoginSucceed"}')
     assert load_payload(str(path)) == {"action": "LoginSucceed"}
+
+
+def test_untrusted_response_text_cannot_drive_the_terminal() -> None:
+    assert safe_text('{"ok": true}\n\tnext') == '{"ok": true}\n\tnext'
+    assert safe_text("a\x1b[31mb\x7f\x9bc\u00e9\u2713") == "a\\x1b[31mb\\x7f\\x9bc\u00e9\u2713"
