@@ -148,9 +148,17 @@ def read_body(request: HttpRequest, verifier: Verifier) -> bytes:
 
     Afterwards ``request.body`` still works in the view: it returns the bytes read here.
     """
-    verifier.check_content_length(request.META.get("CONTENT_LENGTH"))
+    declared = request.META.get("CONTENT_LENGTH")
+    verifier.check_content_length(declared)
+    read = request.read
+    stream = request.META.get("wsgi.input")
+    if not declared and request.META.get("wsgi.input_terminated") and stream is not None:
+        # A chunked request (no Content-Length). Django wraps wsgi.input in a stream of
+        # length 0 and would hand us nothing; a server that sets wsgi.input_terminated
+        # (gunicorn) has de-chunked the body and ends the stream itself, so read it there.
+        read = stream.read
     try:
-        body = read_bounded(request.read, verifier.max_body_bytes)
+        body = read_bounded(read, verifier.max_body_bytes)
     except VerificationError:
         raise
     except Exception:
