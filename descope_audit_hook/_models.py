@@ -131,6 +131,12 @@ class AuditEvent:
             canonical = canonical_json(identity)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The read-only views cannot be pickled; send plain dicts and wrap them again, so
+        # events and batches travel to multiprocessing workers and task queues.
+        values = tuple(getattr(self, name) for name in _FIELD_NAMES)
+        return _unpickle_event, (values[:-2], dict(self.data), dict(self.raw))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in the event's own shape, with the typed values normalised."""
         return {
@@ -193,6 +199,14 @@ def canonical_json(value: Any) -> str:
         else:
             stack.append(repr(item))
     return "".join(out)
+
+
+_FIELD_NAMES: tuple[str, ...] = AuditEvent.__slots__
+
+
+def _unpickle_event(values: tuple[Any, ...], data: dict[str, Any], raw: dict[str, Any]) -> AuditEvent:
+    fields: dict[str, Any] = dict(zip(_FIELD_NAMES[:-2], values, strict=True))
+    return AuditEvent(**fields, data=MappingProxyType(data), raw=MappingProxyType(raw))
 
 
 def occurred_from_ms(ms: int) -> datetime:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from descope_audit_hook import Action, AuditBatch, AuditEvent, PayloadError, Severity, Verifier
-from descope_audit_hook.testing import sample_event
+from descope_audit_hook.testing import make_delivery, sample_event
 
 OPEN = Verifier(allow_unauthenticated=True)
 
@@ -174,3 +175,16 @@ def test_fingerprint_of_deeply_nested_data_from_a_deeper_stack() -> None:
 
     for levels in (1, 10, 50):
         assert nested(levels) == shallow
+
+
+def test_events_and_batches_pickle() -> None:
+    # For multiprocessing and task queues: the read-only views must not block pickling.
+    body, headers = make_delivery([sample_event("login_failed"), sample_event("user_modified")], hmac_secret="k")
+    batch = Verifier("k").verify(body, headers)
+    copy = pickle.loads(pickle.dumps(batch))  # noqa: S301 - our own bytes
+    assert copy == batch
+    assert copy.signed_form == "raw"
+    assert [e.fingerprint for e in copy] == [e.fingerprint for e in batch]
+    assert dict(copy[0].raw) == dict(batch[0].raw)
+    with pytest.raises(TypeError):
+        copy[1].data["Change"] = {}
