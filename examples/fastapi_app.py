@@ -10,68 +10,18 @@ The connector's URL is then ``http://<host>:8000/descope/audit``. See examples/R
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import os
-import sqlite3
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
 
-from descope_audit_hook import Action, AuditBatch, AuditEvent, Verifier
+from descope_audit_hook import AuditBatch, Verifier
 from descope_audit_hook.starlette import AuditWebhook, install_error_handler
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-log = logging.getLogger("audit_receiver")
+# isort: split
+# What the app does with the verified events, shared by the examples: audit_store.py, next to this file.
+from audit_store import configure_logging, record_events
 
-DB_PATH = os.environ.get("AUDIT_EVENTS_DB", "audit_events.sqlite3")
-# Actions worth a louder log line (Action is a str enum: compare against the plain values).
-ALERT_ACTIONS = frozenset({Action.LOGIN_FAILED.value, Action.LOGIN_EXCEED_MAX_ATTEMPTS.value})
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_events (
-    fingerprint TEXT PRIMARY KEY,  -- AuditEvent.fingerprint: equal for a redelivered event
-    occurred    TEXT NOT NULL,     -- ISO 8601, UTC
-    action      TEXT NOT NULL,
-    severity    TEXT,
-    actor_id    TEXT,
-    user_id     TEXT,
-    tenants     TEXT NOT NULL,     -- JSON array
-    event       TEXT NOT NULL      -- the event exactly as received, unknown fields included
-)"""
-
-
-def log_event(event: AuditEvent) -> None:
-    """One line per event; login IDs, addresses and ``data`` stay out of the log."""
-    severity = event.severity.value if event.severity else "-"
-    tenants = ",".join(event.tenants) or "-"
-    fields = (event.occurred.isoformat(), severity, event.action, event.actor_id, event.user_id, tenants)
-    log.info("audit %s %s %s actor=%s user=%s tenants=%s", *fields)
-    if event.action in ALERT_ACTIONS:
-        log.warning("ALERT %s user=%s geo=%s device=%s", event.action, event.user_id, event.geo, event.device)
-
-
-def store_events(batch: AuditBatch) -> int:
-    """Insert the batch in one transaction; a redelivered event is stored once. Returns the new rows."""
-    rows = [
-        (
-            e.fingerprint,
-            e.occurred.isoformat(),
-            e.action,
-            e.severity.value if e.severity else None,
-            e.actor_id,
-            e.user_id,
-            json.dumps(list(e.tenants)),
-            json.dumps(dict(e.raw)),
-        )
-        for e in batch
-    ]
-    # `with db` commits the transaction, or rolls it back on an exception.
-    with contextlib.closing(sqlite3.connect(DB_PATH, timeout=10)) as db, db:
-        db.execute(SCHEMA)
-        return db.executemany("INSERT OR IGNORE INTO audit_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
-
+configure_logging()
 
 # Reads DESCOPE_AUDIT_HMAC_SECRET, DESCOPE_AUDIT_BEARER_TOKEN, ... and refuses to start
 # (ConfigurationError) when nothing would authenticate the connector.
@@ -86,7 +36,4 @@ install_error_handler(app)
 def descope_audit(batch: Annotated[AuditBatch, Depends(audit_webhook)]) -> dict[str, int]:
     # Only a verified delivery gets here: the dependency answered 401/400/413 otherwise.
     # A plain `def` runs in FastAPI's thread pool, so the blocking SQLite write is fine.
-    for event in batch:
-        log_event(event)
-    stored = store_events(batch)
-    return {"received": len(batch), "stored": stored}
+    return record_events(batch)

@@ -9,9 +9,19 @@ every view included, to show that the webhook passes both.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The view hands the events to examples/audit_store.py, the module every example shares, one
+# level above this project. Each way of running it (gunicorn --chdir examples/django_app,
+# manage.py runserver or test, python -m django --pythonpath examples/django_app) puts only
+# examples/django_app/ on sys.path and loads these settings before any view: this is the one
+# place that makes examples/ importable too. Your own project would keep that code inside it.
+EXAMPLES_DIR = str(BASE_DIR.parent)
+if EXAMPLES_DIR not in sys.path:
+    sys.path.append(EXAMPLES_DIR)
 
 # Set DJANGO_SECRET_KEY in production; the fallback is only for trying the example.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-descope-audit-example-only")
@@ -40,14 +50,12 @@ MIDDLEWARE = [
 # be set here ("HMAC_SECRET": ...) or a ready Verifier given as "VERIFIER".
 DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit"]}
 
-# Where the received events are kept (see views.py).
-AUDIT_EVENTS_DB = os.environ.get("AUDIT_EVENTS_DB", str(BASE_DIR / "audit_events.sqlite3"))
-
 ROOT_URLCONF = "audit_site.urls"
 WSGI_APPLICATION = "audit_site.wsgi.application"
 
-# This example keeps its events with sqlite3 directly and needs no Django database;
-# sessions live in signed cookies for the same reason.
+# This example keeps its events with sqlite3 directly (audit_store.py, in the file named by
+# AUDIT_EVENTS_DB) and needs no Django database; sessions live in signed cookies for the
+# same reason.
 DATABASES: dict[str, dict[str, str]] = {}
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
