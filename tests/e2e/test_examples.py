@@ -5,8 +5,9 @@ with the very command examples/README.md gives (read from it, on a free port ins
 8000) and configured only by environment variables. A real HTTP client (http.client)
 sends what Descope's connector would send; the event must reach the example's SQLite
 store and its log, and forged, wrongly authenticated, malformed, oversize and GET
-requests must be refused. The README's test-delivery command and Python snippet are run
-against the servers too, and the Django example under its development server.
+requests must be refused. The README's test-delivery command is run against the servers
+too, its Python snippet against each example configured as its `export` lines say, and
+the Django example under its development server.
 """
 
 from __future__ import annotations
@@ -310,28 +311,42 @@ def test_readme_send_command_delivers(running: Running) -> None:
     assert "LoginFailed" in running.stored_actions()
 
 
-def test_readme_python_snippet_delivers(running: Running) -> None:
-    if not isinstance(running.example.auth, BearerToken):
-        pytest.skip("the README snippet uses the Bearer token type")
+def readme_exports(db: Path) -> dict[str, str]:
+    """The variables the README's ``export`` lines set (its secret and Bearer token), with the table in ``db``."""
+    exported: dict[str, str] = {}
+    for line in readme_text().splitlines():
+        if line.startswith("export "):
+            for word in shlex.split(line)[1:]:
+                name, _, value = word.partition("=")
+                exported[name] = value
+    assert {"DESCOPE_AUDIT_HMAC_SECRET", "DESCOPE_AUDIT_BEARER_TOKEN", "AUDIT_EVENTS_DB"} <= exported.keys()
+    return {**_gunicorn_options(), **exported, "AUDIT_EVENTS_DB": str(db)}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_readme_python_snippet_delivers(example: Example, tmp_path: Path) -> None:
+    # The README's walk-through: the example configured by its `export` lines (a Bearer token,
+    # whatever auth type the other tests give it), then its Python snippet run against it.
     blocks = re.findall(r"```python\n(.*?)```", readme_text(), flags=re.DOTALL)
     assert len(blocks) == 1
-    snippet = blocks[0].replace("http://127.0.0.1:8000", running.server.url)
-    alerts = running.server.output().count("ALERT LoginFailed")
+    env = readme_exports(tmp_path / "audit_events.sqlite3")
 
-    done = subprocess.run(
-        [sys.executable, "-c", snippet],
-        env={"PATH": "", **environment(running.example, running.db)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    with serve(example.argv, env, ROOT, ready_path=PATH) as server:
+        running = Running(example, server, tmp_path / "audit_events.sqlite3")
+        done = subprocess.run(
+            [sys.executable, "-c", blocks[0].replace("http://127.0.0.1:8000", server.url)],
+            env={"PATH": "", **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("200 ")
-    assert json.loads(done.stdout[4:])["received"] == 2
-    assert running.server.output().count("ALERT LoginFailed") == alerts + 1
-    assert {"LoginFailed", "UserModified"} <= set(running.stored_actions())
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("200 ")
+        assert json.loads(done.stdout[4:]) == {"received": 2, "stored": 2}
+        assert server.output().count("ALERT LoginFailed") == 1
+        assert sorted(running.stored_actions()) == ["LoginFailed", "UserModified"]
 
 
 @pytest.mark.parametrize("marker", ["manage.py runserver", "-m django runserver"])
