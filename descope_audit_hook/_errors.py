@@ -76,14 +76,15 @@ class SignatureError(VerificationError):
 class PayloadError(VerificationError):
     """An authenticated body that is not a valid audit payload (400).
 
-    ``path`` is the JSON path of the problem (``$[0].occurred``); never a value.
+    ``path`` is the JSON path of the problem (``$[0].occurred``), never a value; ``None``
+    for a problem that has no place in the JSON (an unreadable body, a bad Content-Length).
     """
 
     status_code = 400
     default_code = "invalid_payload"
 
-    def __init__(self, message: str, *, path: str = "$", code: str | None = None) -> None:
-        super().__init__(f"{message} at {path}", code=code)
+    def __init__(self, message: str, *, path: str | None = "$", code: str | None = None) -> None:
+        super().__init__(message if path is None else f"{message} at {path}", code=code)
         self.path = path
 
 

@@ -33,7 +33,8 @@ from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _wsgiref_make_server
 
-from ._errors import ConfigurationError, MethodNotAllowed, PayloadError, PayloadTooLarge, VerificationError
+from ._adapter import incomplete_body, read_bounded
+from ._errors import ConfigurationError, MethodNotAllowed, PayloadError, VerificationError
 from ._models import AuditBatch, occurred_from_ms
 from ._verifier import Verifier
 
@@ -350,21 +351,18 @@ def _read_body(environ: Environ, limit: int) -> bytes:
         remaining = limit + 1  # chunked: read until EOF, but stop as soon as the limit is passed
     else:
         return b""  # PEP 3333: no Content-Length and no terminated input means no body
-    chunks: list[bytes] = []
-    total = 0
+
+    def read(size: int) -> bytes:
+        # A raw WSGI stream must not be read past its Content-Length: it would block.
+        nonlocal remaining
+        chunk = stream.read(min(size, remaining)) if remaining > 0 else b""
+        remaining -= len(chunk)
+        return bytes(chunk)
+
     try:
-        while remaining > 0:
-            chunk = stream.read(min(_CHUNK, remaining))
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise PayloadTooLarge(f"body larger than {limit} bytes")
-            chunks.append(chunk)
-            remaining -= len(chunk)
+        return read_bounded(read, limit)
     except OSError:
-        raise PayloadError("the request body could not be read", path="body", code="incomplete_body") from None
-    return b"".join(chunks)
+        raise incomplete_body() from None
 
 
 class AuditReceiver:

@@ -130,9 +130,9 @@ class Verifier:
                 raise ValueError(value)
             length = int(value)
         except (TypeError, ValueError):
-            raise self._reject(PayloadError("invalid Content-Length header", code="invalid_content_length")) from None
+            raise self._reject(_bad_length()) from None
         if length < 0:
-            raise self._reject(PayloadError("invalid Content-Length header", code="invalid_content_length"))
+            raise self._reject(_bad_length())
         if length > self.max_body_bytes:
             raise self._reject(PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes"))
 
@@ -195,6 +195,10 @@ class Verifier:
             if matched:
                 return form
         raise SignatureError("signature does not match", code="invalid_signature")
+
+
+def _bad_length() -> PayloadError:
+    return PayloadError("invalid Content-Length header", path=None, code="invalid_content_length")
 
 
 def _parse(body: bytes) -> Parsed | PayloadError:

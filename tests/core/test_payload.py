@@ -321,6 +321,7 @@ def test_path_quotes_keys_that_are_not_plain_names() -> None:
     assert "\n" not in error.message
     long_key = "k" * 10_000
     error = bad(json.dumps([{long_key: {"k": 1}}]).replace('{"k": 1}', '{"k":1,"k":2}').encode())
+    assert error.path is not None
     assert len(error.path) < 100
 
 
