@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-_RELAXED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", **_RELAXED)
-settings.register_profile("ci", derandomize=True, **_RELAXED)
-settings.register_profile("thorough", **_RELAXED)
+_RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", _RELAXED)
+settings.register_profile("ci", _RELAXED, derandomize=True)
+settings.register_profile("thorough", _RELAXED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 
