@@ -67,7 +67,7 @@ from ._verifier import Verifier
 try:
     from asgiref.sync import iscoroutinefunction
     from django.conf import settings
-    from django.contrib.auth import decorators as _auth_decorators
+    from django.contrib.auth.decorators import login_not_required
     from django.core.exceptions import ImproperlyConfigured
     from django.core.signals import setting_changed
     from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -81,8 +81,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         raise
     raise missing_framework("django", "django", "Django") from exc
 
-# Django 5.1+ (LoginRequiredMiddleware came with it); on older Django there is nothing to mark.
-_login_not_required: Callable[[Any], Any] = getattr(_auth_decorators, "login_not_required", lambda view: view)
 
 __all__ = [
     "SETTING",
@@ -263,7 +261,7 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
                 return run_once(batch, dedupe, handle, _status)
 
             wrapper = sync_wrapper
-        marked: _Wrapped[P, R] = _login_not_required(csrf_exempt(wrapper))
+        marked: _Wrapped[P, R] = login_not_required(csrf_exempt(wrapper))
         return marked
 
     return cast(Decorator, decorate)

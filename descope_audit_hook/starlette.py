@@ -34,7 +34,9 @@ deduplication runs around the code that handles the events::
 or, in one call, ``return await hook.handle(request, handler)``.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: FastAPI reads ``AuditWebhook.__call__``'s
+# annotations to inject the ``Request``, and before 0.115 it could not resolve string
+# annotations on a callable instance (the dependency became a required query parameter).
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
