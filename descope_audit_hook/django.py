@@ -65,7 +65,7 @@ from ._models import AuditBatch
 from ._verifier import Verifier
 
 try:
-    from asgiref.sync import iscoroutinefunction
+    from asgiref.sync import iscoroutinefunction, sync_to_async
     from django.conf import settings
     from django.contrib.auth.decorators import login_not_required
     from django.core.exceptions import ImproperlyConfigured
@@ -228,22 +228,32 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
         wrapper: _Wrapped[P, R]
         if iscoroutinefunction(view):
             # An ``async def`` view stays async. The verification is CPU work on bytes
-            # already received, and the dedupe store is called inline (as in a sync view).
+            # already received; the dedupe store may block (a SQLite lock, a cache round
+            # trip), so its claim and release run in a worker thread, off the event loop.
             @functools.wraps(view)
             async def async_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> Any:
                 batch = verified(request)
                 if isinstance(batch, HttpResponse):
                     return batch
-                outcome: list[Any] = []
+                if dedupe is None:
+                    request.descope_audit = batch  # type: ignore[attr-defined]
+                    return await view(request, batch, *args, **kwargs)
+                manager = exactly_once(batch, dedupe)
+                fresh = await sync_to_async(manager.__enter__, thread_sensitive=False)()
+                request.descope_audit = fresh  # type: ignore[attr-defined]
+                release = sync_to_async(manager.__exit__, thread_sensitive=False)
                 try:
-                    with exactly_once(batch, dedupe) as fresh:
-                        request.descope_audit = fresh  # type: ignore[attr-defined]
-                        outcome.append(await view(request, fresh, *args, **kwargs))
-                        if outcome[0].status_code >= 500:
-                            raise HandlerFailed
-                except HandlerFailed:
-                    pass
-                return outcome[0]
+                    response = await view(request, fresh, *args, **kwargs)
+                except BaseException as exc:  # cancellation included: release, then go on
+                    await release(type(exc), exc, exc.__traceback__)
+                    raise
+                if response.status_code >= 500:
+                    # Failed as surely as if it had raised: the sender will redeliver.
+                    failure = HandlerFailed()
+                    await release(HandlerFailed, failure, None)
+                else:
+                    manager.__exit__(None, None, None)  # success: the claims stay
+                return response
 
             wrapper = cast("_Wrapped[P, R]", async_wrapper)
         else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -63,6 +65,37 @@ async def decorated_async(request: HttpRequest, batch: AuditBatch) -> JsonRespon
     return JsonResponse({"received": len(batch)})
 
 
+class ThreadRecordingStore(MemoryDedupeStore):
+    """A memory store that notes which thread each claim and release ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def claim(self, keys: Sequence[str]) -> list[bool]:
+        self.threads.append(threading.get_ident())
+        return super().claim(keys)
+
+    def release(self, keys: Sequence[str]) -> None:
+        self.threads.append(threading.get_ident())
+        super().release(keys)
+
+
+ASYNC_STORE = ThreadRecordingStore()
+async_script: list[str] = []
+loop_threads: list[int] = []
+
+
+@audit_webhook(VERIFIER, dedupe=ASYNC_STORE)
+async def decorated_async_once(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+    loop_threads.append(threading.get_ident())
+    action = async_script.pop(0) if async_script else "ok"
+    if action == "raise":
+        raise RuntimeError("the handler failed")
+    received.append((batch, request.body, {}))
+    return JsonResponse({"received": len(batch)}, status=500 if action == "500" else 200)
+
+
 def form_post(request: HttpRequest) -> HttpResponse:
     return HttpResponse("a form that CSRF protects")
 
@@ -78,6 +111,7 @@ class urls:  # a ROOT_URLCONF stand-in
         path("hook/<str:tenant>", decorated),
         path("settings-hook", from_settings),
         path("async-hook", decorated_async),
+        path("async-once", decorated_async_once),
         path("form", login_not_required(form_post)),
         path("private", private),
     ]
@@ -250,7 +284,7 @@ def test_under_asgi_with_the_async_client() -> None:
     body, headers = signed(3)
 
     async def deliver() -> list[int]:
-        c = AsyncClient(enforce_csrf_checks=True)
+        c = AsyncClient(enforce_csrf_checks=True, raise_request_exception=False)
         statuses = []
         for url in ("/mw/hook", "/async-hook", "/hook/acme"):
             reply = await c.post(url, body, content_type="application/json", headers=headers)
@@ -263,3 +297,30 @@ def test_under_asgi_with_the_async_client() -> None:
         assert asyncio.run(deliver()) == [200, 200, 200, 401]
     assert [len(batch) for batch, _, _ in received] == [3, 3, 3]
     assert all(raw == body for _, raw, _ in received)
+
+
+def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_failure() -> None:
+    from django.test import AsyncClient
+
+    body, headers = signed(3)
+    headers = {k.lower(): v for k, v in headers.items()}
+
+    async def deliver() -> list[int]:
+        c = AsyncClient(enforce_csrf_checks=True, raise_request_exception=False)
+        statuses = []
+        for _ in range(4):
+            response = await c.post("/async-once", body, content_type="application/json", headers=headers)
+            statuses.append(response.status_code)
+        return statuses
+
+    async_script[:] = ["raise", "500"]
+    ASYNC_STORE.threads.clear()
+    loop_threads.clear()
+    with project():
+        statuses = asyncio.run(deliver())
+    # raise -> 500 and released; 500 -> released; then processed once; then a duplicate.
+    assert statuses == [500, 500, 200, 200]
+    assert [len(batch) for batch, _, _ in received] == [3, 3, 0]
+    assert received[-1][0].duplicates == 3
+    assert ASYNC_STORE.threads, "the store was never called"
+    assert not set(ASYNC_STORE.threads) & set(loop_threads), "the store ran on the event loop's thread"
