@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,29 @@ def body_of(payload: Any) -> bytes:
 def examples(budget: int) -> int:
     """The example budget for a property test, larger under ``HYPOTHESIS_PROFILE=thorough``."""
     return budget * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else budget
+
+
+class ReadOnlyHeaders(Mapping[str, str]):
+    """A case-insensitive Mapping like Django's HttpHeaders."""
+
+    def __init__(self, data: dict[str, str]) -> None:
+        self._data = {k.lower(): v for k, v in data.items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class MultiItems:
+    """Not a Mapping, but has items() yielding every value (Werkzeug's EnvironHeaders shape)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(self._pairs)

@@ -11,37 +11,11 @@ from werkzeug.datastructures import Headers
 from descope_audit_hook import AuthenticationError, BearerToken, SignatureError, Verifier, sign
 from descope_audit_hook._headers import collect, header_bytes
 
-from ._support import SECRET, SIG, body_of, event
+from ._support import SECRET, SIG, MultiItems, ReadOnlyHeaders, body_of, event
 
 BODY = body_of([event()])
 SIGNATURE = sign(BODY, SECRET)
 VERIFIER = Verifier(SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"})
-
-
-class ReadOnlyHeaders(Mapping[str, str]):
-    """A case-insensitive Mapping like Django's HttpHeaders."""
-
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = {k.lower(): v for k, v in data.items()}
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-class MultiItems:
-    """Not a Mapping, but has items() yielding every value (Werkzeug's EnvironHeaders shape)."""
-
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._pairs = pairs
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        return iter(self._pairs)
 
 
 PAIRS = [("Authorization", "Bearer tok"), ("X-Env", "prod"), ("X-Descope-Webhook-S256", SIGNATURE)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import pytest
@@ -27,7 +26,7 @@ from descope_audit_hook import (
     sign,
 )
 
-from ._support import SECRET, SIG, event
+from ._support import SECRET, SIG, MultiItems, ReadOnlyHeaders, event
 
 TOKEN = "hostile-test-token"
 MAX = 1_048_576  # the default; 100k nested brackets must fit under it
@@ -53,28 +52,6 @@ def signed(body: bytes, **headers: str) -> dict[str, str]:
 
 def basic(raw: bytes) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode(), SIG: sign(GOOD_BODY, SECRET)}
-
-
-class CIMapping(Mapping[str, str]):
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-class MultiItems:
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._pairs = pairs
-
-    def items(self) -> list[tuple[str, str]]:
-        return self._pairs
 
 
 class Row(NamedTuple):
@@ -213,7 +190,7 @@ ROWS: list[Row] = [
     bad_field("data", [1, 2]),
     # --- header shapes and odd header content ---------------------------------------------
     Row("headers-dict", "bearer", GOOD_BODY, signed(GOOD_BODY), None),
-    Row("headers-mapping", "bearer", GOOD_BODY, CIMapping(signed(GOOD_BODY)), None),
+    Row("headers-mapping", "bearer", GOOD_BODY, ReadOnlyHeaders(signed(GOOD_BODY)), None),
     Row("headers-str-pairs", "bearer", GOOD_BODY, list(signed(GOOD_BODY).items()), None),
     Row("headers-asgi-bytes", "bearer", GOOD_BODY, [(k.lower().encode(), v.encode()) for k, v in signed(GOOD_BODY).items()], None),
     Row("headers-multi-items", "bearer", GOOD_BODY, MultiItems(list(signed(GOOD_BODY).items())), None),
