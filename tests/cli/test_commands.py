@@ -115,22 +115,16 @@ def _capture(tmp_path: Path, form: SignedForm = "raw", *, auth: Auth | None = No
     return body_file, headers_file, events
 
 
+def _verify_argv(body: Path, headers: Path) -> list[str]:
+    """``verify`` of a captured request against the secret and token it was sent with."""
+    config = ["--hmac-secret", SECRET, "--bearer-token", TOKEN]
+    return ["verify", "--body", str(body), "--headers-file", str(headers), *config]
+
+
 @pytest.mark.parametrize("form", ["raw", "trimmed", "compact", "compact-escaped"])
 def test_verify_accepts_and_names_the_signed_form(tmp_path: Path, form: SignedForm) -> None:
     body, headers, events = _capture(tmp_path, form)
-    result = run_cli(
-        [
-            "verify",
-            "--body",
-            str(body),
-            "--headers-file",
-            str(headers),
-            "--hmac-secret",
-            SECRET,
-            "--bearer-token",
-            TOKEN,
-        ]
-    )
+    result = run_cli(_verify_argv(body, headers))
     assert result.returncode == 0, result.stdout + result.stderr
     first, *lines = result.stdout.splitlines()
     assert first == f"accepted: 3 event(s); signature matched the {form} form"
@@ -176,19 +170,7 @@ def test_verify_options_override_the_environment(tmp_path: Path) -> None:
 def test_verify_rejects_a_tampered_body_with_the_reason(tmp_path: Path) -> None:
     body, headers, _ = _capture(tmp_path)
     body.write_bytes(body.read_bytes().replace(b"LoginFailed", b"LoginSucceed"))
-    result = run_cli(
-        [
-            "verify",
-            "--body",
-            str(body),
-            "--headers-file",
-            str(headers),
-            "--hmac-secret",
-            SECRET,
-            "--bearer-token",
-            TOKEN,
-        ]
-    )
+    result = run_cli(_verify_argv(body, headers))
     assert result.returncode == 1
     assert result.stdout.strip() == "rejected: 401 invalid_signature: signature does not match"
     _no_secret_in(result.stdout, result.stderr)
