@@ -29,7 +29,16 @@ from ._errors import ConfigurationError
 from ._models import SignedForm
 from ._payload import Parsed
 
-__all__ = ["FORMS", "compact", "compact_escaped", "decode_signature", "forms_of", "hmac_digest", "sign"]
+__all__ = [
+    "FORMS",
+    "compact",
+    "compact_escaped",
+    "decode_signature",
+    "forms_of",
+    "hmac_digest",
+    "no_duplicate_keys",
+    "sign",
+]
 
 FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
@@ -170,6 +179,25 @@ def compact_escaped(compact_bytes: bytes) -> bytes:
             continue
         compact_bytes = compact_bytes.replace(plain, escaped)
     return compact_bytes
+
+
+def no_duplicate_keys(body: bytes, signed: bytes) -> bool:
+    """True only if ``body`` has no object with a repeated key, given ``signed`` = its compact form.
+
+    ``False`` means "cannot tell": the caller then runs the strict parse. The proof: every
+    colon in compact JSON is a key's (one per key kept) or a character of a string (JSON
+    never escapes ``:``). Every colon of the body is likewise a key's (one per key
+    written, repeats included) or a string's, written as ``:`` or as the escape
+    ``\\u003a``. A repeated key leaves the parsed value, and the compact form, one key
+    short, and may take strings with it: the compact form then has fewer colons than the
+    body's colons plus its ``\\u003a`` escapes. With no repeat the two counts are equal
+    (unless ``\\u003a`` occurs as text after an escaped backslash: a harmless ``False``).
+    Three C-level counts instead of the parser's ``object_pairs_hook`` (docs/performance.md).
+    """
+    colons = body.count(b":")
+    if b"\\u003" in body:
+        colons += body.count(b"\\u003a") + body.count(b"\\u003A")
+    return colons == signed.count(b":")
 
 
 def forms_of(

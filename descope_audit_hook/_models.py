@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 __all__ = ["EMPTY_MAPPING", "Action", "AuditBatch", "AuditEvent", "Severity", "SignedForm", "canonical_json"]
 
@@ -214,13 +214,24 @@ def occurred_from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+class _Unbuilt:
+    """The slot :meth:`AuditBatch._unbuilt` fills: events checked, not yet built."""
+
+    __slots__ = ("_pending",)
+
+
 @dataclass(frozen=True, slots=True)
-class AuditBatch(Sequence[AuditEvent]):
+class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     """The verified events of one delivery: a read-only sequence of :class:`AuditEvent`.
 
     ``signed_form`` says which form of the payload the signature matched (``None`` when
     no HMAC secret is configured). ``body`` is the raw request body; it is kept out of
     ``repr``. ``duplicates`` counts events dropped because they were seen before.
+
+    ``verify()`` checks every field of every event before it returns, but builds the
+    ``AuditEvent`` objects on first use of ``events`` (iterating, indexing, comparing):
+    a handler that only counts or stores the body does not pay for them. Building
+    cannot fail, and happens once; see docs/performance.md.
     """
 
     events: tuple[AuditEvent, ...]
@@ -228,8 +239,43 @@ class AuditBatch(Sequence[AuditEvent]):
     body: bytes = field(default=b"", repr=False)
     duplicates: int = 0
 
+    @classmethod
+    def _unbuilt(
+        cls,
+        build: Callable[[list[Any]], tuple[AuditEvent, ...]],
+        items: list[Any],
+        signed_form: SignedForm | None,
+        body: bytes,
+    ) -> AuditBatch:
+        """A batch whose ``events`` are ``build(items)``, called on first access."""
+        batch = object.__new__(cls)
+        _setattr = object.__setattr__
+        _setattr(batch, "_pending", (build, items))
+        _setattr(batch, "signed_form", signed_form)
+        _setattr(batch, "body", body)
+        _setattr(batch, "duplicates", 0)
+        return batch
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names; only ``events`` is ever missing
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only when a slot is unset: ``events`` of an unbuilt batch.
+            if name == "events":
+                try:
+                    build, items = object.__getattribute__(self, "_pending")
+                except AttributeError:
+                    pass
+                else:
+                    events = build(items)
+                    object.__setattr__(self, "events", events)
+                    return events
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __len__(self) -> int:
-        return len(self.events)
+        try:
+            return len(object.__getattribute__(self, "events"))
+        except AttributeError:
+            return len(object.__getattribute__(self, "_pending")[1])
 
     def __iter__(self) -> Iterator[AuditEvent]:
         return iter(self.events)

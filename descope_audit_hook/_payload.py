@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
+from itertools import chain, repeat
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ._errors import PayloadError
-from ._models import _EPOCH, EMPTY_MAPPING, AuditEvent, Severity, occurred_from_ms
+from ._models import _EPOCH, EMPTY_MAPPING, AuditBatch, AuditEvent, Severity, SignedForm, occurred_from_ms
 
-__all__ = ["Parsed", "parse_events", "parse_json"]
+__all__ = ["Parsed", "all_usual", "parse_batch", "parse_events", "parse_json"]
 
 _SEVERITIES: dict[str, Severity] = {
     "info": Severity.INFO,
@@ -30,6 +31,7 @@ _SEVERITIES: dict[str, Severity] = {
 
 _INFINITIES = (float("inf"), float("-inf"))
 _FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 _new_event: Callable[[type[AuditEvent]], AuditEvent] = object.__new__
 _set = object.__setattr__
@@ -110,8 +112,13 @@ class Parsed:
         self.has_float = has_float
 
 
-def parse_json(body: bytes) -> Parsed:
-    """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates."""
+def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed:
+    """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates.
+
+    ``allow_duplicate_keys=True`` skips the duplicate-key check (the costliest one, see
+    docs/performance.md): the verifier passes it only when the signature covers the
+    received bytes themselves, so that they are exactly what the signer wrote.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -130,7 +137,7 @@ def parse_json(body: bytes) -> Parsed:
     try:
         value = json.loads(
             text,
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=None if allow_duplicate_keys else _no_duplicates,
             parse_constant=_reject_constant,
             parse_float=parse_float,
         )
@@ -148,8 +155,10 @@ def parse_json(body: bytes) -> Parsed:
     except (ValueError, RecursionError):
         # Integers beyond Python's digit limit, nesting beyond the recursion limit.
         raise PayloadError("JSON too deeply nested or number too long", code="invalid_json") from None
-    # "\\" alone is a memchr; "\\u" is a slower two-character search, only run when needed.
-    if "\\" in text and "\\u" in text and _has_lone_surrogate(value):
+    # A lone surrogate can only come from a \\uD800-\\uDFFF escape. "\\" alone is a memchr;
+    # the escape search runs only when there is a backslash, the full check only when
+    # the escape is there (Go writes \\u0026 for "&", which must not cost a json.dumps).
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise PayloadError("string holds an unpaired UTF-16 surrogate", code="invalid_encoding")
     return Parsed(value, bool(floats))
 
@@ -270,8 +279,8 @@ def _event(obj: Any, path: str) -> AuditEvent:
     return event
 
 
-def parse_events(value: Any) -> tuple[AuditEvent, ...]:
-    """Accept what Descope sends (an array), a single event object, or ``{"audits"|"events": [...]}``."""
+def _items(value: Any) -> tuple[list[Any], str] | AuditEvent:
+    """The list of events and its JSON path, or the one event of a single-object body."""
     path = "$"
     if type(value) is dict:
         keys = [key for key in ("audits", "events") if key in value]
@@ -283,15 +292,112 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
             if type(value) is not list:
                 _fail("expected an array of audit events", path)
         else:
-            return (_event(value, path),)
+            return _event(value, path)
     elif type(value) is not list:
         _fail("expected an array of audit events or an event object", path)
+    return value, path
+
+
+def parse_events(value: Any) -> tuple[AuditEvent, ...]:
+    """Accept what Descope sends (an array), a single event object, or ``{"audits"|"events": [...]}``."""
+    found = _items(value)
+    if isinstance(found, AuditEvent):
+        return (found,)
+    return _build(*found)
+
+
+def _build(items: list[Any], path: str = "$") -> tuple[AuditEvent, ...]:
     try:
-        return tuple(map(_fast_event, value))
+        return tuple(map(_fast_event, items))
     except _Unusual:
         pass
     # Some event needs the checked path: rebuild in order, so the first bad event is the one reported.
-    return tuple([_fast_or_checked(item, path, index) for index, item in enumerate(value)])
+    return tuple([_fast_or_checked(item, path, index) for index, item in enumerate(items)])
+
+
+def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> AuditBatch:
+    """:func:`parse_events` as an :class:`AuditBatch`; every check runs now, the events are built on first use.
+
+    When :func:`all_usual` proves (column by column, at C speed) that every event takes
+    the fast path, building is deferred: it cannot fail any more, and a handler that
+    never looks at the events does not pay for them. Anything else is built and
+    checked now, and its first error raised.
+    """
+    found = _items(value)
+    if isinstance(found, AuditEvent):
+        return AuditBatch((found,), signed_form, body)
+    items, path = found
+    if all_usual(items):
+        return AuditBatch._unbuilt(_build, items, signed_form, body)
+    return AuditBatch(_build(items, path), signed_form, body)
+
+
+# --- the batch check ------------------------------------------------------------------
+# all_usual() answers "would _fast_event accept every item?" without a Python-level loop
+# over the events: one C-level pass per field (map, set.issuperset, min/max). A False
+# sends the batch through the building path above, which finds and names the problem.
+# tests/fuzz/test_fast_path.py checks that all_usual() never accepts what _fast_event
+# would refuse.
+
+_getter = dict.get
+_has_key = dict.__contains__
+_DICTS = frozenset((dict,))
+_INTS = frozenset((int,))
+_LISTS_OR_NONE = frozenset((list, type(None)))
+_DICTS_OR_NONE = frozenset((dict, type(None)))
+# The milliseconds that _EPOCH + timedelta can reach: 0001-01-01 to 9999-12-31 UTC.
+_MIN_MS = (datetime.min.replace(tzinfo=timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+_MAX_MS = (datetime.max.replace(tzinfo=timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+
+
+# Descope's events always carry these (its console and fixtures); one itemgetter call per
+# event reads them. The others are often left out and are read with a default.
+_EVERY = ("action", "occurred", "type", "actorId", "userId", "projectId", "tenants", "data")
+_ALWAYS = itemgetter(*_EVERY)
+_SOMETIMES = ("device", "method", "geo", "remoteAddress")
+
+
+def _column(items: list[Any], key: str, default: Any = None) -> list[Any]:
+    return list(map(_getter, items, repeat(key), repeat(default)))
+
+
+def _strings(values: Iterable[Any]) -> bool:
+    try:
+        # str.join type-checks each item in C: the cheapest test that all are strings.
+        "".join(values)
+    except TypeError:
+        return False
+    return True
+
+
+def all_usual(items: list[Any]) -> bool:
+    """Whether :func:`_fast_event` builds every item (all dicts, every field of its common type)."""
+    if not items:
+        return True
+    if not _DICTS.issuperset(map(type, items)) or any(map(_has_key, items, repeat("externalIds"))):
+        return False
+    columns: list[Any]
+    try:
+        columns = list(zip(*map(_ALWAYS, items), strict=True))
+    except KeyError:
+        columns = [_column(items, key) for key in _EVERY]
+    action, occurred, kind, actor, user, project, tenants, data = columns
+    login_ids = _column(items, "loginIds")
+    # A missing string field reads as "", which the event stores as None, as it does a null.
+    others = [_column(items, key, "") for key in _SOMETIMES]
+    strings = (kind, actor, user, project, *others)
+    return (
+        _strings(action)
+        and all(action)
+        and _INTS.issuperset(map(type, occurred))
+        and min(occurred) >= _MIN_MS
+        and max(occurred) <= _MAX_MS
+        # All strings (the usual case), else strings and nulls.
+        and (_strings(chain(*strings)) or _STR_OR_NONE.issuperset(map(type, chain(*strings))))
+        and _LISTS_OR_NONE.issuperset(map(type, chain(tenants, login_ids)))
+        and _strings(map("".join, filter(None, chain(tenants, login_ids))))  # one join per list
+        and _DICTS_OR_NONE.issuperset(map(type, data))
+    )
 
 
 # --- the fast path --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from descope_audit_hook import AuditEvent, PayloadError
-from descope_audit_hook._payload import _event, _fast_event, _Unusual, parse_events
+from descope_audit_hook._payload import _event, _fast_event, _Unusual, all_usual, parse_batch, parse_events
 from descope_audit_hook.testing import SAMPLE_KINDS, sample_event, sample_events
 
 _KEYS = (
@@ -151,3 +151,128 @@ def test_external_ids_are_read_when_login_ids_are_absent() -> None:
     event["externalIds"] = ["bob@example.com"]
     (parsed,) = parse_events([event])
     assert parsed.login_ids == ("bob@example.com",)
+
+
+# --- all_usual: the batch check that lets verify() defer building the events ---------------
+
+
+def _fast_all(batch: list[Any]) -> bool:
+    try:
+        for item in batch:
+            _fast_event(item)
+    except _Unusual:
+        return False
+    return True
+
+
+@settings(max_examples=600)
+@given(st.lists(events(), max_size=6))
+def test_all_usual_accepts_only_what_the_fast_path_builds(batch: list[Any]) -> None:
+    # Soundness is what matters: a batch all_usual() lets through is built later, inside
+    # the handler, where an error would be a 500. It may refuse more than it must (the
+    # batch is then built, and checked, at once): only events that carry externalIds.
+    usual, fast = all_usual(batch), _fast_all(batch)
+    if usual:
+        assert fast
+    elif fast:
+        assert any("externalIds" in item for item in batch)
+
+
+@settings(max_examples=300)
+@given(st.lists(events(), max_size=6))
+def test_parse_batch_gives_the_checked_outcome(batch: list[Any]) -> None:
+    want = _outcome(_checked, batch)
+    try:
+        got: Any = parse_batch(batch, "raw", b"").events
+    except PayloadError as exc:
+        got = (exc.message, exc.code, exc.path)
+    if want and isinstance(want[0], AuditEvent):
+        assert len(got) == len(want)
+        for left, right in zip(got, want, strict=True):
+            _same(left, right)
+    else:
+        assert got == want
+
+
+def test_a_realistic_batch_is_built_on_first_use_and_once() -> None:
+    items = json.loads(json.dumps(sample_events(50)))
+    assert all_usual(items)
+    batch = parse_batch(items, "raw", b"[]")
+    assert len(batch) == 50
+    with pytest.raises(AttributeError):
+        object.__getattribute__(batch, "events")  # len() did not build them
+    first = batch.events
+    assert batch.events is first
+    assert list(batch) == list(first)
+    assert batch[3] is first[3]
+    for left, right in zip(first, _checked(items), strict=True):
+        _same(left, right)
+
+
+_DEFECTS: list[tuple[str, Any]] = [
+    ("action", ""),
+    ("action", 1),
+    ("action", None),
+    ("action", ["A"]),
+    ("occurred", True),
+    ("occurred", 1.5),
+    ("occurred", "1780949905843"),
+    ("occurred", None),
+    ("occurred", 10**17),
+    ("occurred", -(10**17)),
+    ("occurred", 253402300800000),  # 10000-01-01: one millisecond past datetime.max
+    ("type", 1),
+    ("actorId", []),
+    ("userId", {}),
+    ("projectId", False),
+    ("device", 0),
+    ("method", 1.0),
+    ("geo", ["US"]),
+    ("remoteAddress", 127001),
+    ("tenants", "acme"),
+    ("tenants", [1]),
+    ("tenants", ["a", None]),
+    ("tenants", {}),
+    ("loginIds", "a@b.c"),
+    ("loginIds", [["a"]]),
+    ("data", []),
+    ("data", "x"),
+    ("data", 0),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), _DEFECTS, ids=[f"{k}={v!r}"[:40] for k, v in _DEFECTS])
+def test_all_usual_refuses_each_defect_among_good_events(key: str, value: Any) -> None:
+    batch = json.loads(json.dumps(sample_events(5)))
+    assert all_usual(batch)
+    if value is None and key in ("action", "occurred"):
+        del batch[2][key]
+    else:
+        batch[2][key] = value
+    assert not all_usual(batch)
+    assert not _fast_all(batch)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda batch: batch.__setitem__(2, "not an event"),
+        lambda batch: batch.__setitem__(2, None),
+        lambda batch: (batch[2].pop("loginIds", None), batch[2].__setitem__("externalIds", ["x"])),
+    ],
+)
+def test_all_usual_refuses_non_objects_and_external_ids(change: Any) -> None:
+    batch = json.loads(json.dumps(sample_events(5)))
+    change(batch)
+    assert not all_usual(batch)
+
+
+def test_all_usual_takes_nulls_missing_fields_and_the_range_ends() -> None:
+    batch = json.loads(json.dumps(sample_events(5)))
+    batch[0].update(type=None, actorId=None, tenants=None, loginIds=None, data=None, device="", geo=None)
+    for key in ("userId", "projectId", "method", "remoteAddress", "tenants", "loginIds", "data", "type"):
+        batch[1].pop(key, None)
+    batch[2]["occurred"] = 253402300799999  # 9999-12-31T23:59:59.999Z
+    batch[3]["occurred"] = -62135596800000  # 0001-01-01T00:00:00Z
+    assert all_usual(batch)
+    assert _fast_all(batch)
