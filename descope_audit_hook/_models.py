@@ -242,15 +242,16 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     @classmethod
     def _unbuilt(
         cls,
-        build: Callable[[list[Any]], tuple[AuditEvent, ...]],
-        items: list[Any],
+        build: Callable[[Any], tuple[AuditEvent, ...]],
+        source: Any,
+        count: int,
         signed_form: SignedForm | None,
         body: bytes,
     ) -> AuditBatch:
-        """A batch whose ``events`` are ``build(items)``, called on first access."""
+        """A batch of ``count`` events, ``build(source)``, called on first access of ``events``."""
         batch = object.__new__(cls)
         _setattr = object.__setattr__
-        _setattr(batch, "_pending", (build, items))
+        _setattr(batch, "_pending", (build, source, count))
         _setattr(batch, "signed_form", signed_form)
         _setattr(batch, "body", body)
         _setattr(batch, "duplicates", 0)
@@ -262,11 +263,11 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
             # Called only when a slot is unset: ``events`` of an unbuilt batch.
             if name == "events":
                 try:
-                    build, items = object.__getattribute__(self, "_pending")
+                    build, source, _ = object.__getattribute__(self, "_pending")
                 except AttributeError:
                     pass
                 else:
-                    events = build(items)
+                    events = build(source)
                     object.__setattr__(self, "events", events)
                     return events
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -275,7 +276,7 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
         try:
             return len(object.__getattribute__(self, "events"))
         except AttributeError:
-            return len(object.__getattribute__(self, "_pending")[1])
+            return object.__getattribute__(self, "_pending")[2]  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[AuditEvent]:
         return iter(self.events)

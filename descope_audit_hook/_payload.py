@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import chain, repeat
 from operator import itemgetter
@@ -327,8 +327,9 @@ def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> Audi
     if isinstance(found, AuditEvent):
         return AuditBatch((found,), signed_form, body)
     items, path = found
-    if all_usual(items):
-        return AuditBatch._unbuilt(_build, items, signed_form, body)
+    columns = _usual_columns(items)
+    if columns is not None:
+        return AuditBatch._unbuilt(_build_usual, columns, len(items), signed_form, body)
     return AuditBatch(_build(items, path), signed_form, body)
 
 
@@ -372,10 +373,15 @@ def _strings(values: Iterable[Any]) -> bool:
 
 def all_usual(items: list[Any]) -> bool:
     """Whether :func:`_fast_event` builds every item (all dicts, every field of its common type)."""
+    return _usual_columns(items) is not None
+
+
+def _usual_columns(items: list[Any]) -> tuple[Sequence[Any], ...] | None:
+    """The fields of every item, column by column, if every item is usual; else ``None``."""
     if not items:
-        return True
+        return ((),) * 14
     if not _DICTS.issuperset(map(type, items)) or any(map(_has_key, items, repeat("externalIds"))):
-        return False
+        return None
     columns: list[Any]
     try:
         columns = list(zip(*map(_ALWAYS, items), strict=True))
@@ -384,9 +390,9 @@ def all_usual(items: list[Any]) -> bool:
     action, occurred, kind, actor, user, project, tenants, data = columns
     login_ids = _column(items, "loginIds")
     # A missing string field reads as "", which the event stores as None, as it does a null.
-    others = [_column(items, key, "") for key in _SOMETIMES]
-    strings = (kind, actor, user, project, *others)
-    return (
+    device, method, geo, remote = strings = [_column(items, key, "") for key in _SOMETIMES]
+    strings += (kind, actor, user, project)
+    usual = (
         _strings(action)
         and all(action)
         and _INTS.issuperset(map(type, occurred))
@@ -398,6 +404,45 @@ def all_usual(items: list[Any]) -> bool:
         and _strings(map("".join, filter(None, chain(tenants, login_ids))))  # one join per list
         and _DICTS_OR_NONE.issuperset(map(type, data))
     )
+    if not usual:
+        return None
+    return (items, action, occurred, kind, actor, user, project, tenants, login_ids, device, method, geo, remote, data)
+
+
+def _build_usual(columns: tuple[Sequence[Any], ...]) -> tuple[AuditEvent, ...]:
+    """The events of columns :func:`_usual_columns` accepted: no check left, nothing can fail.
+
+    What :func:`_fast_event` builds, field for field (tests/fuzz/test_fast_path.py), in
+    one loop with the C-level parts (datetimes) done column-wise first.
+    """
+    items, action, occurred, kind, actor, user, project, tenants, login_ids, device, method, geo, remote, data = columns
+    whens = map(_EPOCH.__add__, map(_ONE_MS.__mul__, occurred))
+    severities = _SEVERITIES
+    built: list[AuditEvent] = []
+    append = built.append
+    new, builder, view, empty, final = _new_builder, _EventBuilder, _view, EMPTY_MAPPING, AuditEvent
+    for obj, act, when, kin, act_id, usr, proj, ten, log, dev, meth, geo_, rem, dat in zip(
+        items, action, whens, kind, actor, user, project, tenants, login_ids, device, method, geo, remote, data,
+        strict=True,
+    ):  # fmt: skip
+        event: Any = new(builder)
+        event.action = act
+        event.occurred = when
+        event.severity = (severities.get(kin) or severities.get(kin.lower())) if kin else None
+        event.actor_id = act_id or None
+        event.user_id = usr or None
+        event.project_id = proj or None
+        event.tenants = tuple(ten) if ten else ()
+        event.login_ids = tuple(log) if log else ()
+        event.device = dev or None
+        event.method = meth or None
+        event.geo = geo_ or None
+        event.remote_address = rem or None
+        event.data = empty if dat is None else view(dat)
+        event.raw = view(obj)
+        event.__class__ = final
+        append(event)
+    return tuple(built)
 
 
 # --- the fast path --------------------------------------------------------------------

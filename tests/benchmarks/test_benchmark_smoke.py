@@ -37,9 +37,12 @@ def test_quick_run_prints_every_in_process_ratio() -> None:
     for form in ("raw", "trimmed", "compact", "compact-escaped"):
         line = rf"^  {re.escape(form)} +\d+\.\d KB +verify .* floor .* {RATIO} +target <= \d\.\dx +(met|MISSED)$"
         assert _lines(out, line)
-    for stage in ("floor", "json.loads", "parse_json", "parse_events", "verify"):
+    assert _lines(out, rf"^  raw, Go-escaped +\d+\.\d KB +verify .* floor .* {RATIO} +target <= 1\.3x +(met|MISSED)$")
+    built = r"^    \+ build events +verify +\d+\.\d us +\(verify\(\), then batch.events: +\d+\.\d\dx the floor"
+    assert _lines(out, built)
+    for stage in ("floor", "json.loads", "parse_json, raw", "parse_json, strict", "all_usual", "building", "verify"):
         assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$")
-    assert _lines(out, r"^  strictness over json.loads: +\d+\.\d us")
+    assert _lines(out, r"^  parse_json over json.loads: +-?\d+\.\d us; headers, auth, signature, batch: +-?\d+\.\d us")
     if importlib.util.find_spec("standardwebhooks") and importlib.util.find_spec("svix"):
         for peer in ("descope-audit-hook", "hand-written hmac\\+json", "standardwebhooks", "svix \\(\\+ json.loads\\)"):
             assert _lines(out, rf"^  {peer} .* us +{RATIO} of the fastest peer")

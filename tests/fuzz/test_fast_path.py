@@ -274,5 +274,8 @@ def test_all_usual_takes_nulls_missing_fields_and_the_range_ends() -> None:
         batch[1].pop(key, None)
     batch[2]["occurred"] = 253402300799999  # 9999-12-31T23:59:59.999Z
     batch[3]["occurred"] = -62135596800000  # 0001-01-01T00:00:00Z
+    batch += [dict(batch[4], type=kind, tenants=[], loginIds=[]) for kind in ("INFO", "Warning", "loud", "", "error")]
     assert all_usual(batch)
     assert _fast_all(batch)
+    for left, right in zip(parse_batch(batch, "raw", b"").events, _checked(batch), strict=True):
+        _same(left, right)
