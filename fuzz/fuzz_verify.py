@@ -25,7 +25,7 @@ with atheris.instrument_imports():
     from descope_audit_hook import ApiKey, BasicAuth, BearerToken, VerificationError, Verifier
     from descope_audit_hook._forms import compact, compact_escaped, decode_signature
     from descope_audit_hook._headers import collect
-    from descope_audit_hook._payload import _event, parse_events, parse_json
+    from descope_audit_hook._payload import _event, parse_batch, parse_events, parse_json
 
 __all__ = ["SECRET", "TOKEN", "one_input"]
 
@@ -128,8 +128,10 @@ def one_input(data: bytes) -> None:
         _expect_rejection_or_batch(_UNSIGNED, rest, {"x-api-key": "k2"})
     elif mode == 4:
         # Signed over the re-serialized form, as a sender that pretty-printed the body would.
+        # Repeated keys are allowed here: a repeat vanishes from the signed string, and the
+        # verifier must notice (by its colon count, or the strict parse after it).
         try:
-            parsed = parse_json(rest)
+            parsed = parse_json(rest, allow_duplicate_keys=True)
         except VerificationError:
             return
         signed = compact(parsed)
@@ -146,14 +148,19 @@ def one_input(data: bytes) -> None:
             return
         forms = ("raw", "trimmed", "compact", "compact-escaped") if escaped else ("raw", "trimmed", "compact")
         _require(batch.signed_form in forms, batch.signed_form)
+        if batch.signed_form in ("compact", "compact-escaped"):
+            parse_json(rest)  # accepted under a compact form: the strict parse must find no repeated key
         _check_batch(batch)
     elif mode in (5, 6):
-        # The fast path of parse_events against the checked path, on any JSON value.
+        # The fast path of parse_events, and the column check with events built on first
+        # use (what verify() returns), against the checked path, on any JSON value.
         try:
             value = parse_json(rest).value
         except VerificationError:
             return
         got = _outcome(parse_events, value)
+        deferred = _outcome(lambda v: parse_batch(v, "raw", b"").events, value)
+        _require(got == deferred, (got, deferred))
         if isinstance(value, list):
             want = _outcome(_checked, value)
             _require(got == want, (got, want))
