@@ -231,3 +231,9 @@ def test_threads_building_the_same_batch_see_equal_events() -> None:
             seen = list(pool.map(lambda _, batch=batch: batch.events, range(4)))
         assert all(events == seen[0] for events in seen)
         assert batch.events in seen
+
+
+def test_a_batch_without_events_says_so() -> None:
+    empty = object.__new__(AuditBatch)  # neither built nor pending: e.g. mid-unpickling
+    with pytest.raises(AttributeError, match="no attribute 'events'"):
+        empty.events  # noqa: B018

@@ -279,3 +279,10 @@ def test_all_usual_takes_nulls_missing_fields_and_the_range_ends() -> None:
     assert _fast_all(batch)
     for left, right in zip(parse_batch(batch, "raw", b"").events, _checked(batch), strict=True):
         _same(left, right)
+
+
+def test_a_single_event_object_is_a_batch_of_one() -> None:
+    event = sample_event()
+    (parsed,) = parse_events(event)
+    (deferred,) = parse_batch(event, None, b"")
+    _same(parsed, deferred)
