@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Union
 
@@ -29,6 +31,20 @@ SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
 logger = logging.getLogger("descope_audit_hook")
 # A library does not decide where logs go (logging HOWTO); the application configures handlers.
 logger.addHandler(logging.NullHandler())
+
+
+# The one-shot verify() builds a Verifier per call: it warns about an open configuration
+# once per process, where a Verifier built by hand warns each time it is built.
+_ONE_SHOT: ContextVar[bool] = ContextVar("descope_audit_hook_one_shot", default=False)
+_one_shot_warned = threading.Event()
+
+
+def _warn_open() -> None:
+    if _ONE_SHOT.get():
+        if _one_shot_warned.is_set():
+            return
+        _one_shot_warned.set()
+    logger.warning("descope_audit_hook: verifier accepts unauthenticated deliveries")
 
 
 def _secrets(value: SecretArg | None) -> tuple[bytes, ...]:
@@ -84,7 +100,7 @@ class Verifier:
                     "a Verifier with neither hmac_secret nor auth accepts anyone; "
                     "pass allow_unauthenticated=True if that is really what you want"
                 )
-            logger.warning("descope_audit_hook: verifier accepts unauthenticated deliveries")
+            _warn_open()
         wanted = set(self._required.header_names)
         if auth is not None:
             wanted |= auth.header_names
@@ -241,11 +257,16 @@ def verify(
     signed_forms: Iterable[SignedForm] = FORMS,
 ) -> AuditBatch:
     """One-shot :meth:`Verifier.verify`; build a :class:`Verifier` once instead on a hot path."""
-    return Verifier(
-        hmac_secret,
-        auth=auth,
-        required_headers=required_headers,
-        max_body_bytes=max_body_bytes,
-        allow_unauthenticated=allow_unauthenticated,
-        signed_forms=signed_forms,
-    ).verify(body, headers)
+    token = _ONE_SHOT.set(True)
+    try:
+        verifier = Verifier(
+            hmac_secret,
+            auth=auth,
+            required_headers=required_headers,
+            max_body_bytes=max_body_bytes,
+            allow_unauthenticated=allow_unauthenticated,
+            signed_forms=signed_forms,
+        )
+    finally:
+        _ONE_SHOT.reset(token)
+    return verifier.verify(body, headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from descope_audit_hook import (
     SignatureError,
     VerificationError,
     Verifier,
+    _verifier,
     sign,
     verify,
 )
@@ -80,6 +82,20 @@ def test_allow_unauthenticated_is_explicit_and_warned(caplog: pytest.LogCaptureF
         v = Verifier(allow_unauthenticated=True)
     assert v.verify(BODY, {}).signed_form is None
     assert any("unauthenticated" in r.getMessage() for r in caplog.records)
+
+
+def test_one_shot_verify_warns_about_an_open_configuration_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_verifier, "_one_shot_warned", threading.Event())  # as in a fresh process
+    with caplog.at_level(logging.WARNING, logger="descope_audit_hook"):
+        for _ in range(5):
+            assert len(verify(BODY, {}, allow_unauthenticated=True)) == 1
+        built = [Verifier(allow_unauthenticated=True) for _ in range(2)]
+    open_warnings = [r for r in caplog.records if "unauthenticated" in r.getMessage()]
+    assert len(open_warnings) == 1 + len(built)  # once for the one-shot calls, then per Verifier built
+    with pytest.raises(ConfigurationError):
+        verify(BODY, {})  # still refused without the explicit keyword
 
 
 def test_bytes_secret_and_rotation() -> None:
