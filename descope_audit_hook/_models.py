@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -214,6 +215,9 @@ def occurred_from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+_BUILDING = threading.Lock()
+
+
 class _Unbuilt:
     """The slot :meth:`AuditBatch._unbuilt` fills: events checked, not yet built."""
 
@@ -267,9 +271,13 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
                 except AttributeError:
                     pass
                 else:
-                    events = build(source)
-                    object.__setattr__(self, "events", events)
-                    return events
+                    with _BUILDING:  # once, even when threads share the batch
+                        try:
+                            return object.__getattribute__(self, "events")
+                        except AttributeError:
+                            events = build(source)
+                            object.__setattr__(self, "events", events)
+                            return events
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __len__(self) -> int:

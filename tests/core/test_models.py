@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -222,15 +224,26 @@ def test_a_verified_batch_builds_its_events_on_first_use() -> None:
         batch.evnets  # type: ignore[attr-defined] # noqa: B018
 
 
-def test_threads_building_the_same_batch_see_equal_events() -> None:
+def test_threads_building_the_same_batch_get_the_same_events() -> None:
     payload = [sample_event(kind) for kind in ("login_failed", "user_modified")] * 50
     body, headers = make_delivery(payload, hmac_secret="k")
-    for _ in range(20):
-        batch = Verifier("k").verify(body, headers)
-        with ThreadPoolExecutor(4) as pool:
-            seen = list(pool.map(lambda _, batch=batch: batch.events, range(4)))
-        assert all(events == seen[0] for events in seen)
-        assert batch.events in seen
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that they meet inside the build
+    try:
+        for _ in range(20):
+            batch = Verifier("k").verify(body, headers)
+            start = threading.Barrier(4)
+
+            def read(_: int, batch: AuditBatch = batch, start: threading.Barrier = start) -> tuple[AuditEvent, ...]:
+                start.wait()
+                return batch.events
+
+            with ThreadPoolExecutor(4) as pool:
+                seen = list(pool.map(read, range(4)))
+            assert all(events is seen[0] for events in seen)  # built once: the same objects for all
+            assert batch.events is seen[0]
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def test_a_batch_without_events_says_so() -> None:
