@@ -120,7 +120,8 @@ def section_floor(timer: common.Timer, count: int) -> None:
 
 def section_breakdown(timer: common.Timer, count: int) -> None:
     """Where verify() spends its time on the raw form: each stage alone, as a share of the floor."""
-    from descope_audit_hook._payload import _build_usual, _usual_columns, all_usual, parse_json
+    from descope_audit_hook._fast import all_usual, build_usual, usual_columns
+    from descope_audit_hook._payload import parse_json
 
     print(f"\n== breakdown: the stages of verify() on the raw form, {count} events, as multiples of the floor ==")
     verifier = common.make_verifier()
@@ -129,7 +130,7 @@ def section_breakdown(timer: common.Timer, count: int) -> None:
     secret = common.HMAC_SECRET.encode()
     text = body.decode()
     value = json.loads(body)
-    columns = _usual_columns(value)
+    columns = usual_columns(value)
     assert columns is not None
     stages: dict[str, Callable[[], object]] = {
         "floor": partial(common.floor_verify, body, digest),
@@ -138,7 +139,7 @@ def section_breakdown(timer: common.Timer, count: int) -> None:
         "parse_json, raw form (NaN, surrogates)": partial(parse_json, body, allow_duplicate_keys=True),
         "parse_json, strict (+ duplicate keys)": partial(parse_json, body),
         "all_usual (every field of every event)": partial(all_usual, value),
-        f"building {count} AuditEvents (on first use)": partial(_build_usual, columns),
+        f"building {count} AuditEvents (on first use)": partial(build_usual, columns),
         "verify": partial(verifier.verify, body, headers),
         "verify + batch.events": lambda: verifier.verify(body, headers).events,
     }

@@ -12,7 +12,16 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-__all__ = ["EMPTY_MAPPING", "Action", "AuditBatch", "AuditEvent", "Severity", "SignedForm", "canonical_json"]
+__all__ = [
+    "EMPTY_MAPPING",
+    "SEVERITY_WORDS",
+    "Action",
+    "AuditBatch",
+    "AuditEvent",
+    "Severity",
+    "SignedForm",
+    "canonical_json",
+]
 
 #: Which string the signature was computed over; see docs/security.md.
 SignedForm = Literal["raw", "trimmed", "compact", "compact-escaped"]
@@ -30,6 +39,16 @@ class Severity(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: The words Descope uses for a severity (SDKs: info/warn/error; console: Information/...).
+SEVERITY_WORDS: dict[str, Severity] = {
+    "info": Severity.INFO,
+    "information": Severity.INFO,
+    "warn": Severity.WARNING,
+    "warning": Severity.WARNING,
+    "error": Severity.ERROR,
+}
 
 
 class Action(str, Enum):

@@ -1,6 +1,6 @@
 """The fast path of ``parse_events`` against the checked path it short-cuts.
 
-``_fast_event`` builds an event only for the common field types and hands anything else
+``fast_event`` builds an event only for the common field types and hands anything else
 to ``_event``; ``parse_events`` must give exactly what the checked path gives: equal
 events (every field, ``raw`` and the concrete type), or the same ``PayloadError`` (message,
 code and JSON path) for the same first bad event.
@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from descope_audit_hook import AuditEvent, PayloadError
-from descope_audit_hook._payload import _event, _fast_event, _Unusual, all_usual, parse_batch, parse_events
+from descope_audit_hook._fast import Unusual, all_usual, fast_event
+from descope_audit_hook._payload import _event, parse_batch, parse_events
 from descope_audit_hook.testing import SAMPLE_KINDS, sample_event, sample_events
 
 _KEYS = (
@@ -99,8 +100,8 @@ def _outcome(fn: Any, value: Any) -> tuple[AuditEvent, ...] | tuple[str, str, st
 @given(events())
 def test_fast_event_builds_what_the_checked_path_builds(obj: Any) -> None:
     try:
-        fast = _fast_event(obj)
-    except _Unusual:
+        fast = fast_event(obj)
+    except Unusual:
         return  # the checked path decides: covered by the batch test below
     _same(fast, _event(obj, "$[0]"))
 
@@ -122,7 +123,7 @@ def test_parse_events_is_the_checked_path(batch: list[Any]) -> None:
 
 def test_a_realistic_batch_takes_the_fast_path_and_matches() -> None:
     batch = json.loads(json.dumps(sample_events(50)))
-    fast = [_fast_event(item) for item in batch]  # raises if any event missed the fast path
+    fast = [fast_event(item) for item in batch]  # raises if any event missed the fast path
     for left, right in zip(fast, _checked(batch), strict=True):
         _same(left, right)
 
@@ -159,8 +160,8 @@ def test_external_ids_are_read_when_login_ids_are_absent() -> None:
 def _fast_all(batch: list[Any]) -> bool:
     try:
         for item in batch:
-            _fast_event(item)
-    except _Unusual:
+            fast_event(item)
+    except Unusual:
         return False
     return True
 
