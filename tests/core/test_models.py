@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import pickle
@@ -250,3 +251,12 @@ def test_a_batch_without_events_says_so() -> None:
     empty = object.__new__(AuditBatch)  # neither built nor pending: e.g. mid-unpickling
     with pytest.raises(AttributeError, match="no attribute 'events'"):
         empty.events  # noqa: B018
+
+
+def test_deepcopy_works_and_asdict_is_documented_not_to() -> None:
+    batch = OPEN.verify(json.dumps([sample_event("user_modified")]).encode(), {})
+    copied = copy.deepcopy(batch)
+    assert copied == batch
+    assert dict(copied[0].data) == dict(batch[0].data)
+    with pytest.raises(TypeError):  # docs/api.md: use to_dict() or dict(event.raw)
+        dataclasses.asdict(batch[0])
