@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
-__all__ = ["CLI", "REPO", "clean_env", "get_json", "run_cli"]
+__all__ = ["CLI", "REPO", "clean_env", "get_json", "run_cli", "serving"]
 
 CLI = [sys.executable, "-m", "descope_audit_hook"]
 REPO = Path(__file__).resolve().parents[2]
@@ -53,3 +56,16 @@ def run_cli(
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def serving(server: WSGIServer) -> Iterator[int]:
+    """Serve ``server`` from a thread; yield its port; shut it down and close it."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

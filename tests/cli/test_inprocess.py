@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +20,16 @@ from descope_audit_hook._sender import UsageError, load_payload, parse_header_op
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import free_port
 
+from ._support import serving
+
 SECRET = "inprocess-hmac-secret"
 
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, make_app(Verifier(SECRET, auth=BasicAuth("u", "pw")), tmp_path / "db"))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/descope/audit"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(server) as port:
+        yield f"http://127.0.0.1:{port}/descope/audit"
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import json
 import shutil
 import ssl
 import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from descope_audit_hook import Verifier
 from descope_audit_hook._receiver import make_app, make_server
 
-from ._support import run_cli
+from ._support import run_cli, serving
 
 pytestmark = pytest.mark.server
 
@@ -50,14 +49,8 @@ def https_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     context.load_cert_chain(cert, key)
     server = make_server("127.0.0.1", 0, make_app(Verifier(SECRET), workdir / "events.db"))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(server) as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 def _listing(base: str) -> int:
