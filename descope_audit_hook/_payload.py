@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ._errors import PayloadError
-from ._fast import Unusual, build_usual, fast_event, usual_columns
+from ._fast import EventBuilder, build_usual, usual_columns
 from ._models import EMPTY_MAPPING, SEVERITY_WORDS, AuditBatch, AuditEvent, Severity, SignedForm, occurred_from_ms
 
 __all__ = ["Parsed", "parse_batch", "parse_events", "parse_json"]
@@ -24,9 +23,6 @@ __all__ = ["Parsed", "parse_batch", "parse_events", "parse_json"]
 _INFINITIES = (float("inf"), float("-inf"))
 _FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-_new_event: Callable[[type[AuditEvent]], AuditEvent] = object.__new__
-_set = object.__setattr__
 
 
 class _Duplicate(dict[str, Any]):
@@ -251,24 +247,24 @@ def _event(obj: Any, path: str) -> AuditEvent:
     else:
         _fail("expected an object or null", f"{path}.data")
     login_key = "loginIds" if "loginIds" in obj else "externalIds"
-    # Built without __init__: every field is checked above and below, and this is the
-    # hot path of verify() (see benchmarks/).
-    event = _new_event(AuditEvent)
-    _set(event, "action", action)
-    _set(event, "occurred", _occurred(get("occurred"), path))
-    _set(event, "severity", _severity(get("type"), path))
-    _set(event, "actor_id", _opt_str(get("actorId"), path, "actorId"))
-    _set(event, "user_id", _opt_str(get("userId"), path, "userId"))
-    _set(event, "project_id", _opt_str(get("projectId"), path, "projectId"))
-    _set(event, "tenants", _str_tuple(get("tenants"), path, "tenants"))
-    _set(event, "login_ids", _str_tuple(get(login_key), path, login_key))
-    _set(event, "device", _opt_str(get("device"), path, "device"))
-    _set(event, "method", _opt_str(get("method"), path, "method"))
-    _set(event, "geo", _opt_str(get("geo"), path, "geo"))
-    _set(event, "remote_address", _opt_str(get("remoteAddress"), path, "remoteAddress"))
-    _set(event, "data", data_view)
-    _set(event, "raw", MappingProxyType(obj))
-    return event
+    # Built without __init__ (every field is checked above and below), as build_usual does.
+    event: Any = object.__new__(EventBuilder)
+    event.action = action
+    event.occurred = _occurred(get("occurred"), path)
+    event.severity = _severity(get("type"), path)
+    event.actor_id = _opt_str(get("actorId"), path, "actorId")
+    event.user_id = _opt_str(get("userId"), path, "userId")
+    event.project_id = _opt_str(get("projectId"), path, "projectId")
+    event.tenants = _str_tuple(get("tenants"), path, "tenants")
+    event.login_ids = _str_tuple(get(login_key), path, login_key)
+    event.device = _opt_str(get("device"), path, "device")
+    event.method = _opt_str(get("method"), path, "method")
+    event.geo = _opt_str(get("geo"), path, "geo")
+    event.remote_address = _opt_str(get("remoteAddress"), path, "remoteAddress")
+    event.data = data_view
+    event.raw = MappingProxyType(obj)
+    event.__class__ = AuditEvent
+    return event  # type: ignore[no-any-return]
 
 
 def _items(value: Any) -> tuple[list[Any], str] | AuditEvent:
@@ -299,19 +295,20 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
 
 
 def _build(items: list[Any], path: str = "$") -> tuple[AuditEvent, ...]:
-    try:
-        return tuple(map(fast_event, items))
-    except Unusual:
-        pass
-    # Some event needs the checked path: rebuild in order, so the first bad event is the one reported.
-    return tuple([_fast_or_checked(item, path, index) for index, item in enumerate(items)])
+    columns = usual_columns(items)
+    return _checked(items, path) if columns is None else build_usual(columns)
+
+
+def _checked(items: list[Any], path: str) -> tuple[AuditEvent, ...]:
+    # Every event through the checked path, in order, so the first bad one is reported.
+    return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(items)])
 
 
 def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> AuditBatch:
     """:func:`parse_events` as an :class:`AuditBatch`; every check runs now, the events are built on first use.
 
-    When :func:`all_usual` proves (column by column, at C speed) that every event takes
-    the fast path, building is deferred: it cannot fail any more, and a handler that
+    When ``usual_columns`` proves (column by column, at C speed) that every event has
+    its common field types, building is deferred: it cannot fail any more, and a handler that
     never looks at the events does not pay for them. Anything else is built and
     checked now, and its first error raised.
     """
@@ -322,11 +319,4 @@ def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> Audi
     columns = usual_columns(items)
     if columns is not None:
         return AuditBatch._unbuilt(build_usual, columns, len(items), signed_form, body)
-    return AuditBatch(_build(items, path), signed_form, body)
-
-
-def _fast_or_checked(obj: Any, path: str, index: int) -> AuditEvent:
-    try:
-        return fast_event(obj)
-    except Unusual:
-        return _event(obj, f"{path}[{index}]")
+    return AuditBatch(_checked(items, path), signed_form, body)

@@ -152,8 +152,8 @@ def one_input(data: bytes) -> None:
             parse_json(rest)  # accepted under a compact form: the strict parse must find no repeated key
         _check_batch(batch)
     elif mode in (5, 6):
-        # The fast path of parse_events, and the column check with events built on first
-        # use (what verify() returns), against the checked path, on any JSON value.
+        # parse_events (the column check, else the checked path) and the batch verify()
+        # returns (events built on first use) against the checked path, on any JSON value.
         try:
             value = parse_json(rest).value
         except VerificationError:
