@@ -21,22 +21,21 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
 
 from ._auth import check_secret
 from ._errors import ConfigurationError
 from ._models import SignedForm
-from ._payload import Parsed
 
 __all__ = [
     "FORMS",
-    "compact",
+    "Compact",
     "compact_escaped",
+    "compact_form",
     "decode_signature",
     "forms_of",
     "hmac_digest",
-    "no_duplicate_keys",
     "sign",
 ]
 
@@ -44,9 +43,6 @@ FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
 _JSON_WS = b" \t\r\n"
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=?")
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SIXTEEN_DIGITS = b"0" * 16
-_MAX_SAFE = 2**53 - 1
 _GO_ESCAPES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
@@ -92,6 +88,44 @@ def decode_signature(value: str) -> bytes | None:
 
 
 # --- the compact forms -----------------------------------------------------------------
+# The compact form is built at C speed: json.loads, then the C encoder. Integers come out
+# exactly as they were written; strings, keys and structure as JSON.stringify writes them.
+# A float must not go through the encoder (Python's repr differs from JavaScript's, and
+# formatting a double costs up to four times parsing it), so the parser hands each float
+# token to ``str.__mod__`` (C, no Python frame) and gets it back *marked*: as a string
+# between two pairs of surrogates that no parsed body can hold (json.loads joins an
+# escaped high surrogate and the low one after it into one character). The encoder
+# writes it as "<mark>1.5<mark>", and two str.replace calls remove the quotes and marks.
+# One regular expression then checks that every marked token is already written as
+# JavaScript writes it. Those that are not (3.0, 1e-07, 1.50) are rewritten in Python, at
+# most ``_rewrite_budget`` of them per body, so that no body costs more than a few times
+# json.loads (docs/performance.md); a body with more has no compact form.
+
+_START = "\ud800\udc00"
+_END = "\ud800\udc01"
+_MARKED = (_START + "%s" + _END).__mod__
+_MAX_SAFE = 2**53
+# A float JavaScript writes exactly as it is spelled, provided the spelling has the fewest
+# digits that round to the same double (what JSON writers print: JavaScript, Go, Python,
+# Java, Rust; a spelling of 15 significant digits or fewer always has): plain notation from
+# 1e-6 up to 1e15, exponent notation (1.5e-7, 1e+21) below 1e-6 and from 1e21 to 1e308,
+# no needless zero, sign or capital.
+_JS_FLOAT = (
+    r"-?(?:"
+    r"(?=[0-9.]{3,18}" + _END + r")[1-9][0-9]{0,14}\.[0-9]*[1-9]"
+    r"|0\.0{0,5}[1-9](?:[0-9]{0,15}[1-9])?"
+    r"|[1-9](?:\.[0-9]{0,15}[1-9])?e(?:\+(?:2[1-9]|[3-9][0-9]|[12][0-9]{2}|30[0-7])|-(?:[7-9]|[1-9][0-9]|[12][0-9]{2}|30[0-7]))"
+    r")" + _END
+)
+# The C encoder as JSON.stringify writes: compact, non-ASCII kept. A parsed value has no
+# cycle to look for, and no float (each is a marked string).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# A marked float that is not written as JavaScript writes it.
+_TO_REWRITE = re.compile('"' + _START + "(?!" + _JS_FLOAT + '")([^"]*)' + _END + '"')
+
+
+class _NoCompactForm(Exception):
+    """The body has no compact form: a number out of range, or too many floats to rewrite."""
 
 
 def _js_number(value: float) -> str:
@@ -125,50 +159,80 @@ def _js_number(value: float) -> str:
     return sign + text
 
 
-def _write(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, list):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
-    elif isinstance(value, float):
-        out.append(_js_number(value))
-    elif type(value) is int and not -_MAX_SAFE <= value <= _MAX_SAFE:
-        # JSON.parse reads every number as a double: 2**53 + 1 comes back as 2**53.
-        try:
-            out.append(_js_number(float(value)))
-        except OverflowError:
-            out.append("null")  # JSON.stringify(Infinity)
-    else:
-        out.append(json.dumps(value, ensure_ascii=False))
+def _rewrite_budget(size: int) -> int:
+    """How many floats of a ``size``-byte body may be rewritten in Python (about 2 µs each).
+
+    A few per body, and one per 16 KiB: at most a fifth of what the cheapest 16 KiB
+    of JSON (one long string) costs to hash and parse.
+    """
+    return 8 + size // 16384
 
 
-def compact(parsed: Parsed) -> bytes:
-    """``JSON.stringify(JSON.parse(body))``, as UTF-8 bytes."""
-    if not parsed.has_float:
-        # Fast path: without floats, the C encoder already writes what JS writes, unless an
-        # integer is too big for a double (16+ digits; a digit run inside a string only costs
-        # the slow path).
-        fast = json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        # Every ASCII digit mapped to "0", then one 16-byte search: a tenth of a regex's time.
-        if _SIXTEEN_DIGITS not in fast.translate(_DIGITS_TO_ZERO):
-            return fast
-    out: list[str] = []
-    _write(parsed.value, out)
-    return "".join(out).encode("utf-8")
+def _rewritten(out: str, budget: int) -> str | None:
+    """``out`` with each marked float JavaScript writes otherwise rewritten; ``None`` past the budget.
+
+    One pass of the regular expression over the text, and Python work only per rewrite.
+    """
+    pieces: list[str] = []
+    end = 0
+    for match in _TO_REWRITE.finditer(out):
+        value = float(match[1])
+        if not budget or value - value != 0:
+            return None  # too many to rewrite, or 1e400 (JSON.parse: Infinity; parse_json refuses it)
+        budget -= 1
+        pieces += (out[end : match.start()], _js_number(value))
+        end = match.end()
+    if not pieces:
+        return out
+    pieces.append(out[end:])
+    return "".join(pieces)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _NoCompactForm  # NaN, Infinity, -Infinity
+
+
+class Compact:
+    """The compact form of a body, and its meaning when that is already at hand.
+
+    ``value`` is ``json.loads(text)`` exactly (the same values and Python types), or
+    ``None`` when the body holds a float: the caller then parses ``text``, the string
+    that was signed, for the events.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: bytes, value: Any) -> None:
+        self.text = text
+        self.value = value
+
+
+def compact_form(body: bytes) -> Compact | None:
+    """``JSON.stringify(JSON.parse(body))`` as UTF-8, or ``None`` if the body has no compact form.
+
+    Two deliberate differences from JavaScript (docs/wire-format.md): integers are
+    written exactly, as Go and Python write them, where JavaScript rounds those beyond
+    2^53 to a double (and writes ``null`` beyond the largest double); and a float already
+    spelled as JavaScript spells it keeps its spelling, even with more digits than needed.
+    """
+    try:
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_float=_MARKED, parse_constant=_reject_constant)
+        out = _ENCODE(value)
+    except (_NoCompactForm, ValueError, RecursionError):
+        # Not UTF-8 or not JSON, NaN, integers beyond Python's digit limit, nesting beyond
+        # the recursion limit.
+        return None
+    if _START in out:
+        value = None
+        rewritten = _rewritten(out, _rewrite_budget(len(body)))
+        if rewritten is None:
+            return None
+        out = rewritten.replace('"' + _START, "").replace(_END + '"', "")
+    try:
+        return Compact(out.encode("utf-8"), value)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate escape in the body: not strict JSON, no compact form
 
 
 def compact_escaped(compact_bytes: bytes) -> bytes:
@@ -181,55 +245,31 @@ def compact_escaped(compact_bytes: bytes) -> bytes:
     return compact_bytes
 
 
-def no_duplicate_keys(body: bytes, signed: bytes) -> bool:
-    """True only if ``body`` has no object with a repeated key, given ``signed`` = its compact form.
+def forms_of(body: bytes, allowed: Sequence[SignedForm] = FORMS) -> Iterator[tuple[SignedForm, bytes, Compact | None]]:
+    """Yield each distinct candidate signed string, cheapest first, with its compact form if it is one.
 
-    ``False`` means "cannot tell": the caller then runs the strict parse. The proof: every
-    colon in compact JSON is a key's (one per key kept) or a character of a string (JSON
-    never escapes ``:``). Every colon of the body is likewise a key's (one per key
-    written, repeats included) or a string's, written as ``:`` or as the escape
-    ``\\u003a``. A repeated key leaves the parsed value, and the compact form, one key
-    short, and may take strings with it: the compact form then has fewer colons than the
-    body's colons plus its ``\\u003a`` escapes. With no repeat the two counts are equal
-    (unless ``\\u003a`` occurs as text after an escaped backslash: a harmless ``False``).
-    Three C-level counts instead of the parser's ``object_pairs_hook`` (docs/performance.md).
-    """
-    colons = body.count(b":")
-    if b"\\u003" in body:
-        colons += body.count(b"\\u003a") + body.count(b"\\u003A")
-    return colons == signed.count(b":")
-
-
-def forms_of(
-    body: bytes, parse: Callable[[], Parsed | None], allowed: Sequence[SignedForm] = FORMS
-) -> Iterator[tuple[SignedForm, bytes]]:
-    """Yield each distinct candidate signed string, cheapest first.
-
-    ``parse`` returns the decoded body or ``None`` when it is not valid JSON, in which
-    case only the byte-level forms exist. A form equal to an earlier one is skipped.
+    The body is parsed only once ``raw`` and ``trimmed`` have been tried, and only if a
+    compact form is allowed. A candidate equal to an earlier one is skipped.
     """
     seen: list[bytes] = []
     if "raw" in allowed:
         seen.append(body)
-        yield "raw", body
+        yield "raw", body, None
     if "trimmed" in allowed:
         trimmed = body.rstrip(_JSON_WS)
         if trimmed not in seen:
             seen.append(trimmed)
-            yield "trimmed", trimmed
+            yield "trimmed", trimmed, None
     if "compact" not in allowed and "compact-escaped" not in allowed:
         return
-    parsed = parse()
-    if parsed is None:
+    form = compact_form(body)
+    if form is None:
         return
-    try:
-        plain = compact(parsed)
-    except (ValueError, RecursionError):  # pragma: no cover - parse_json already refused these
-        return
+    plain = form.text
     if "compact" in allowed and plain not in seen:
         seen.append(plain)
-        yield "compact", plain
+        yield "compact", plain, form
     if "compact-escaped" in allowed:
         escaped = compact_escaped(plain)
         if escaped not in seen:
-            yield "compact-escaped", escaped
+            yield "compact-escaped", escaped, form

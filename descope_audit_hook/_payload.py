@@ -17,7 +17,7 @@ from ._errors import PayloadError
 from ._fast import EventBuilder, build_usual, usual_columns
 from ._models import EMPTY_MAPPING, SEVERITY_WORDS, AuditBatch, AuditEvent, Severity, SignedForm, occurred_from_ms
 
-__all__ = ["Parsed", "parse_batch", "parse_events", "parse_json"]
+__all__ = ["parse_batch", "parse_events", "parse_json"]
 
 
 _INFINITIES = (float("inf"), float("-inf"))
@@ -90,44 +90,31 @@ def _duplicate_path(text: str) -> str | None:
         return None
 
 
-class Parsed:
-    """The decoded JSON of a body plus what the signed-form check needs to know about it."""
-
-    __slots__ = ("has_float", "value")
-
-    def __init__(self, value: Any, has_float: bool) -> None:
-        self.value = value
-        self.has_float = has_float
+def _finite(token: str) -> float:
+    # Called only for numbers with a fraction or an exponent (rare in audit events).
+    number = float(token)
+    if number in _INFINITIES:  # 1e400: JSON.parse gives Infinity, JSON.stringify null
+        raise _OutOfRange
+    return number
 
 
-def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed:
+def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Any:
     """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates.
 
     ``allow_duplicate_keys=True`` skips the duplicate-key check (the costliest one, see
     docs/performance.md): the verifier passes it only when the signature covers the
-    received bytes themselves, so that they are exactly what the signer wrote.
+    bytes being parsed, so that they are exactly what the signer wrote.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("body is not valid UTF-8", code="invalid_encoding") from None
-    floats: list[str] = []
-
-    def parse_float(token: str) -> float:
-        # Only called for numbers with a fraction or exponent; they need a JS-faithful
-        # re-serialization (see _forms.py), so remember that one was seen.
-        floats.append(token)
-        number = float(token)
-        if number in _INFINITIES:  # 1e400: JSON.parse gives Infinity, JSON.stringify null
-            raise _OutOfRange
-        return number
-
     try:
         value = json.loads(
             text,
             object_pairs_hook=None if allow_duplicate_keys else _no_duplicates,
             parse_constant=_reject_constant,
-            parse_float=parse_float,
+            parse_float=_finite,
         )
     except _DuplicateKey:
         where = _duplicate_path(text)
@@ -148,7 +135,7 @@ def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed:
     # the escape is there (Go writes \\u0026 for "&", which must not cost a json.dumps).
     if "\\" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise PayloadError("string holds an unpaired UTF-16 surrogate", code="invalid_encoding")
-    return Parsed(value, bool(floats))
+    return value
 
 
 def _has_lone_surrogate(value: Any) -> bool:

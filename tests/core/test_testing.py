@@ -84,7 +84,7 @@ def test_signed_string_forms() -> None:
     assert b"\n" in compact_body
     assert b'"score":1,' in compact_signed
     assert b'"tiny":5e-7' in compact_signed
-    assert b'"big":1152921504606847000' in compact_signed  # as a JavaScript double prints it
+    assert b'"big":1152921504606846977' in compact_signed  # integers exactly, as Go writes them
     assert b"<script>" in compact_signed
     _, escaped = signed_string(payload, "compact-escaped")
     assert b"\\u003cscript\\u003e\\u0026\\u2028" in escaped
