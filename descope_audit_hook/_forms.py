@@ -117,9 +117,6 @@ _JS_FLOAT = (
     r"|[1-9](?:\.[0-9]{0,15}[1-9])?e(?:\+(?:2[1-9]|[3-9][0-9]|[12][0-9]{2}|30[0-7])|-(?:[7-9]|[1-9][0-9]|[12][0-9]{2}|30[0-7]))"
     r")" + _END
 )
-# The C encoder as JSON.stringify writes: compact, non-ASCII kept. A parsed value has no
-# cycle to look for, and no float (each is a marked string).
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 # A marked float that is not written as JavaScript writes it.
 _TO_REWRITE = re.compile('"' + _START + "(?!" + _JS_FLOAT + '")([^"]*)' + _END + '"')
 
@@ -192,6 +189,13 @@ def _reject_constant(name: str) -> NoReturn:
     raise _NoCompactForm  # NaN, Infinity, -Infinity
 
 
+# Built once (json.loads and json.dumps with options build them on every call). The
+# encoder writes as JSON.stringify does: compact, non-ASCII kept; a parsed value has no
+# cycle to look for, and no float (each is a marked string).
+_DECODE = json.JSONDecoder(parse_float=_MARKED, parse_constant=_reject_constant).decode
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
 class Compact:
     """The compact form of a body, and its meaning when that is already at hand.
 
@@ -217,7 +221,7 @@ def compact_form(body: bytes) -> Compact | None:
     """
     try:
         text = body.decode("utf-8")
-        value = json.loads(text, parse_float=_MARKED, parse_constant=_reject_constant)
+        value = _DECODE(text)
         out = _ENCODE(value)
     except (_NoCompactForm, ValueError, RecursionError):
         # Not UTF-8 or not JSON, NaN, integers beyond Python's digit limit, nesting beyond

@@ -21,6 +21,9 @@ __all__ = ["parse_batch", "parse_events", "parse_json"]
 
 
 _INFINITIES = (float("inf"), float("-inf"))
+# Up to this many events, the checked path builds them faster than the column check's
+# dozen C-level passes plus the column-wise build (docs/performance.md).
+_FEW = 4
 _FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
@@ -98,6 +101,13 @@ def _finite(token: str) -> float:
     return number
 
 
+# Built once: json.loads with keyword arguments builds a decoder on every call.
+_SIGNED = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite).decode
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite
+).decode
+
+
 def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Any:
     """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates.
 
@@ -110,12 +120,7 @@ def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Any:
     except UnicodeDecodeError:
         raise PayloadError("body is not valid UTF-8", code="invalid_encoding") from None
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=None if allow_duplicate_keys else _no_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=_finite,
-        )
+        value = (_SIGNED if allow_duplicate_keys else _STRICT)(text)
     except _DuplicateKey:
         where = _duplicate_path(text)
         if where is None:
@@ -278,32 +283,15 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
     found = _items(value)
     if isinstance(found, AuditEvent):
         return (found,)
-    return _build(*found)
-
-
-def _build(items: list[Any], path: str = "$") -> tuple[AuditEvent, ...]:
-    columns = usual_columns(items)
-    return _checked(items, path) if columns is None else build_usual(columns)
-
-
-def _checked(items: list[Any], path: str) -> tuple[AuditEvent, ...]:
+    items, path = found
+    if len(items) > _FEW:
+        columns = usual_columns(items)
+        if columns is not None:
+            return build_usual(columns)
     # Every event through the checked path, in order, so the first bad one is reported.
     return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(items)])
 
 
 def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> AuditBatch:
-    """:func:`parse_events` as an :class:`AuditBatch`; every check runs now, the events are built on first use.
-
-    When ``usual_columns`` proves (column by column, at C speed) that every event has
-    its common field types, building is deferred: it cannot fail any more, and a handler that
-    never looks at the events does not pay for them. Anything else is built and
-    checked now, and its first error raised.
-    """
-    found = _items(value)
-    if isinstance(found, AuditEvent):
-        return AuditBatch((found,), signed_form, body)
-    items, path = found
-    columns = usual_columns(items)
-    if columns is not None:
-        return AuditBatch._unbuilt(build_usual, columns, len(items), signed_form, body)
-    return AuditBatch(_checked(items, path), signed_form, body)
+    """:func:`parse_events` as an :class:`AuditBatch` of the given signed form and signed bytes."""
+    return AuditBatch(parse_events(value), signed_form, body)

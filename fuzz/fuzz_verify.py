@@ -168,7 +168,7 @@ def one_input(data: bytes) -> None:
         _check_batch(batch)
     elif mode in (5, 6):
         # parse_events (the column check, else the checked path) and the batch verify()
-        # returns (events built on first use) against the checked path, on any JSON value.
+        # returns against the checked path, on any JSON value.
         try:
             value = parse_json(rest)
         except VerificationError:
