@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +11,7 @@ from typing import Any, Union
 
 from ._auth import Auth, RequiredHeaders, check_secret
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
-from ._forms import FORMS, decode_signature, forms_of, hmac_digest
+from ._forms import FORMS, decode_signature, find_signed
 from ._freshness import Clock, FreshnessWindow
 from ._headers import HeadersLike, collect, single
 from ._models import AuditBatch, SignedForm
@@ -203,13 +202,11 @@ class Verifier:
         expected = decode_signature(value)
         if expected is None:
             raise SignatureError("malformed signature", code="malformed_signature")
-        for form, candidate, compact in forms_of(body, self._forms):
-            matched = False
-            for secret in self._secrets:
-                matched |= hmac.compare_digest(hmac_digest(secret, candidate), expected)
-            if matched:
-                return form, candidate, None if compact is None else compact.value
-        raise SignatureError("signature does not match", code="invalid_signature")
+        found_form = find_signed(body, expected, self._secrets, self._forms)
+        if found_form is None:
+            raise SignatureError("signature does not match", code="invalid_signature")
+        form, signed, compact = found_form
+        return form, signed, None if compact is None else compact.value
 
 
 def _bad_length() -> PayloadError:

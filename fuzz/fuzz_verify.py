@@ -23,7 +23,8 @@ import atheris
 
 with atheris.instrument_imports():
     from descope_audit_hook import ApiKey, BasicAuth, BearerToken, VerificationError, Verifier
-    from descope_audit_hook._forms import compact_escaped, compact_form, decode_signature
+    from descope_audit_hook._compact import compact_form
+    from descope_audit_hook._forms import compact_escaped, decode_signature
     from descope_audit_hook._headers import collect
     from descope_audit_hook._payload import _event, parse_batch, parse_events, parse_json
 
@@ -95,6 +96,24 @@ def _outcome(fn: Any, value: Any) -> Any:
         return (exc.code, str(exc))
 
 
+def _same_json(left: Any, right: Any) -> bool:
+    if isinstance(left, dict) and isinstance(right, dict):
+        return list(left) == list(right) and all(_same_json(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_same_json, left, right))
+    numbers = (int, float)
+    if isinstance(left, numbers) and isinstance(right, numbers) and type(left) is not bool and type(right) is not bool:
+        try:
+            return float(left) == float(right)
+        except OverflowError:
+            return left == right
+    return type(left) is type(right) and bool(left == right)
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _typed(value: Any) -> Any:
     """``value`` with each scalar's type made part of it, so that 3 and 3.0 differ."""
     if isinstance(value, dict):
@@ -141,19 +160,27 @@ def one_input(data: bytes) -> None:
         _expect_rejection_or_batch(_UNSIGNED, rest, {"x-api-key": "k2"})
     elif mode == 4:
         # Signed over the re-serialized form, as a sender that pretty-printed the body would.
-        # Whatever the body's spelling (repeated keys, 3.0 for 3, escapes, spacing), an
-        # accepted batch must be exactly the batch of the signed string itself.
+        # Whatever the body's spelling (repeated keys, 3.0 for 3, escapes, spacing, not JSON at
+        # all), an accepted batch must be exactly the batch of the signed string itself.
         form = compact_form(rest)
         if form is None:
             return
         signed = form.text
-        parse_json(signed)  # what we sign is itself strict JSON, without a repeated key
+        try:
+            meaning = json.loads(rest.decode("utf-8"), parse_constant=_refuse)
+        except (ValueError, RecursionError):
+            meaning = None
+        if meaning is not None:
+            # A JSON body: its compact form means the same (numbers compared as doubles:
+            # 9444444440071992547.1 is written as JavaScript writes its double, 9444444440071993000).
+            _require(_same_json(json.loads(signed), meaning), "the compact form changed the meaning")
         if form.value is not None:
             _require(_typed(form.value) == _typed(json.loads(signed)), "the reused value is not the signed meaning")
         escaped = data[0] // 8 % 2 == 1
         if escaped:  # Go's json.Marshal: < > & U+2028 U+2029 escaped
             signed = compact_escaped(signed)
-            parse_json(signed)
+            if len(signed) > 256 + len(form.text) * 9 // 8:
+                return  # too dense in < > &: no compact-escaped form (tested in tests/core)
         compact_headers = {"Authorization": f"Bearer {TOKEN}", "x-env": "prod", SIG: _sign(signed)}
         try:
             batch = _BEARER.verify(rest, compact_headers)

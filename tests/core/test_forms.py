@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from descope_audit_hook import SignatureError, SignedForm, Verifier, sign
-from descope_audit_hook._forms import FORMS, _rewrite_budget, compact_escaped, compact_form, decode_signature, forms_of
+from descope_audit_hook import PayloadError, SignatureError, SignedForm, Verifier, sign
+from descope_audit_hook._compact import _by_encoder, _rewrite_budget, compact_form
+from descope_audit_hook._forms import FORMS, compact_escaped, decode_signature, forms_of
+from descope_audit_hook._payload import parse_json
 from descope_audit_hook.testing import sample_events, signed_string
 
 from ._support import SECRET, SIG, event, stringify_vectors
@@ -148,8 +150,9 @@ def test_leading_whitespace_is_not_a_form_but_compact_covers_it() -> None:
     body = b'{"action":"LoginSucceed","occurred":1}'
     # A leading newline is not "trimmed", but the compact form still reconstructs it.
     assert _verify(b"\n" + body, _sig(body)) == "compact"
-    # Not JSON: only the byte forms exist, so the signature over the inner bytes fails.
-    with pytest.raises(SignatureError):
+    # Not JSON: no compact form (401), or one built from the text alone whose signature,
+    # once it matched, leads to a payload error (400); never a batch.
+    with pytest.raises((SignatureError, PayloadError)):
         _verify(b"\n" + body + b"}", _sig(body + b"}"))
 
 
@@ -305,7 +308,10 @@ def test_forms_of_skips_duplicates_and_non_json() -> None:
     body = b'[{"a":1}]'
     assert _forms(body) == ["raw"]
     assert _forms(body + b"\n") == ["raw", "trimmed"]
-    assert _forms(b"not json") == ["raw"]
+    # The compact form is built from the text without parsing it: a body that is not JSON
+    # may have one, and a signature over it leads to a 400 (test_no_batch_for_what_parse_json_refuses).
+    assert _forms(b"not json") == ["raw", "compact"]
+    assert _forms(b'["not closed') == ["raw"]
     assert _forms(b'[ {"a": "<"} ]') == ["raw", "compact", "compact-escaped"]
 
 
@@ -372,8 +378,9 @@ def test_a_float_written_otherwise_is_rewritten_as_javascript_writes_it(token: s
 
 
 def test_integers_and_no_floats_reuse_the_parsed_value() -> None:
+    # The encoder builder parses the body: without a float, its value is the signed meaning.
     body = b'[{"a": 1, "b": [true, null, "x\\u00e9"], "c": 123456789012345678901234567890}]'
-    form = compact_form(body)
+    form = _by_encoder(body)
     assert form is not None
     assert form.value == json.loads(form.text)
     assert form.text == '[{"a":1,"b":[true,null,"xé"],"c":123456789012345678901234567890}]'.encode()
@@ -409,8 +416,15 @@ def test_the_rewrite_budget_bounds_the_python_work() -> None:
         b"[" * 100_000,
     ],
 )
-def test_no_compact_form_for_what_parse_json_refuses(body: bytes) -> None:
-    assert compact_form(body) is None
+def test_no_batch_for_what_parse_json_refuses(body: bytes) -> None:
+    # No compact form, or one that is not strict JSON either: a signature over it gives a 400.
+    form = compact_form(body)
+    if form is None:
+        return
+    with pytest.raises(PayloadError):
+        parse_json(form.text)
+    with pytest.raises(PayloadError):
+        Verifier(SECRET).verify(body, {SIG: sign(form.text, SECRET)})
 
 
 def test_a_surrogate_pair_in_the_body_is_a_character_not_a_mark() -> None:

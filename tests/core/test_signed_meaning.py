@@ -300,11 +300,13 @@ def test_a_pretty_printed_delivery_of_canonical_numbers_is_accepted(
         VERIFIER.verify(signed, {SIG: sign(signed, SECRET)})
     except VerificationError:
         return
+    # The body as json.dumps writes the document (1e-07, 0.0: rewritten within the budget).
+    assert_rejected_or_same(body, signed)
+    # The signed string re-indented and re-escaped: what a pretty-printing hop sends.
     reformatted = json.dumps(json.loads(signed), indent=data.draw(st.sampled_from([None, 1, 4])), ensure_ascii=True)
-    for candidate in (body, reformatted.encode()):
-        batch = assert_rejected_or_same(candidate, signed)
-        if _only_canonical_numbers(signed):
-            assert batch is not None, candidate
+    batch = assert_rejected_or_same(reformatted.encode(), signed)
+    if _only_canonical_numbers(signed):
+        assert batch is not None, reformatted
 
 
 def _only_canonical_numbers(signed: bytes) -> bool:
