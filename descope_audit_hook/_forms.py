@@ -51,7 +51,7 @@ _GO_ESCAPES = (
 )
 
 
-def hmac_digest(secret: bytes, message: bytes) -> bytes:
+def hmac_digest(secret: bytes, message: bytes | memoryview) -> bytes:
     return hmac.digest(secret, message, hashlib.sha256)
 
 
@@ -118,34 +118,44 @@ def _escaped_within(compact_bytes: bytes) -> bytes | None:
     return compact_bytes
 
 
-def forms_of(body: bytes, allowed: Sequence[SignedForm] = FORMS) -> Iterator[tuple[SignedForm, bytes, Compact | None]]:
+def forms_of(
+    body: bytes, allowed: Sequence[SignedForm] = FORMS
+) -> Iterator[tuple[SignedForm, bytes | memoryview, Compact | None]]:
     """Yield each distinct candidate signed string, cheapest first, with its compact form if it is one.
 
-    The compact form is built only once ``raw`` and ``trimmed`` have been tried, and only
-    if a compact form is allowed. A candidate equal to an earlier one is skipped.
+    The trimmed body is a view of the body (no copy). The compact form is built only once
+    ``raw`` and ``trimmed`` have been tried, and only if a compact form is allowed. A
+    candidate equal to an earlier one is skipped.
     """
-    seen: list[bytes] = []
+    trimmed = memoryview(body)[: _trimmed_length(body)]
     if "raw" in allowed:
-        seen.append(body)
         yield "raw", body, None
-    if "trimmed" in allowed:
-        trimmed = body.rstrip(_JSON_WS)
-        if trimmed not in seen:
-            seen.append(trimmed)
-            yield "trimmed", trimmed, None
+    if "trimmed" in allowed and ("raw" not in allowed or len(trimmed) < len(body)):
+        yield "trimmed", trimmed, None
     if "compact" not in allowed and "compact-escaped" not in allowed:
         return
     form = compact_form(body)
     if form is None:
         return
+    tried = [candidate for name, candidate in (("raw", body), ("trimmed", trimmed)) if name in allowed]
     plain = form.text
-    if "compact" in allowed and plain not in seen:
-        seen.append(plain)
+    if "compact" in allowed and plain not in tried:
+        tried.append(plain)
         yield "compact", plain, form
     if "compact-escaped" in allowed:
         escaped = _escaped_within(plain)
-        if escaped is not None and escaped not in seen:
+        if escaped is not None and escaped not in tried:
             yield "compact-escaped", escaped, form
+
+
+def _trimmed_length(body: bytes) -> int:
+    """``len(body.rstrip(_JSON_WS))``, without copying the body."""
+    if body[-1:] not in _TRAILING_WS:
+        return len(body)
+    tail = body[-256:].rstrip(_JSON_WS)
+    if tail:
+        return len(body) - 256 + len(tail) if len(body) > 256 else len(tail)
+    return len(body.rstrip(_JSON_WS))
 
 
 def find_signed(
@@ -171,7 +181,7 @@ def find_signed(
         else:
             digests = [hmac_digest(secret, candidate) for secret in secrets]
         if _any_equal(digests, expected):
-            return form, candidate, compact
+            return form, bytes(candidate), compact
     return None
 
 
@@ -183,11 +193,12 @@ def _any_equal(digests: list[bytes], expected: bytes) -> bool:
 
 
 def _raw_and_trimmed(body: bytes, secrets: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
-    trimmed = body.rstrip(_JSON_WS)
+    size = _trimmed_length(body)
+    view = memoryview(body)
     raw_digests, trimmed_digests = [], []
     for secret in secrets:
-        mac = hmac.new(secret, trimmed, hashlib.sha256)
+        mac = hmac.new(secret, view[:size], hashlib.sha256)
         trimmed_digests.append(mac.digest())
-        mac.update(body[len(trimmed) :])
+        mac.update(view[size:])
         raw_digests.append(mac.digest())
     return raw_digests, trimmed_digests
