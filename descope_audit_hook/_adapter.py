@@ -11,16 +11,16 @@ settings) with the environment as fallback, and running a handler exactly once.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
+from ._auth import BearerToken
 from ._config import ENV_VARS, kwargs_from_env
 from ._dedupe import DedupeStore, exactly_once
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
-from ._verifier import Verifier
+from ._verifier import Verifier, log_rejection
 
 __all__ = [
     "CHUNK_SIZE",
@@ -35,10 +35,9 @@ __all__ = [
     "missing_framework",
     "read_bounded",
     "reject",
+    "require_sync",
     "run_once",
 ]
-
-logger = logging.getLogger("descope_audit_hook")
 
 PREFIX = "DESCOPE_AUDIT_"
 #: Bytes asked of the server per read; the body is assembled from chunks of at most this size.
@@ -76,8 +75,21 @@ def error_response(exc: VerificationError) -> ErrorResponse:
 
 def reject(exc: VerificationError) -> VerificationError:
     """Log a rejection raised by an adapter itself (the verifier logs its own), as the core does."""
-    logger.warning("descope audit webhook rejected (%d %s): %s", exc.status_code, exc.code, exc.message)
-    return exc
+    return log_rejection(exc)
+
+
+def require_sync(verifier: Verifier, where: str) -> Verifier:
+    """``verifier``, unless its token validator is ``async def``, which a synchronous path cannot await.
+
+    Raised when the app is set up, not on the first delivery.
+    """
+    auth = verifier.auth
+    if isinstance(auth, BearerToken) and auth.asynchronous:
+        raise ConfigurationError(
+            f"{where} verifies synchronously and cannot await an async def token validator: "
+            "make the validator a plain function (it is called once per delivery), or use an async path"
+        )
+    return verifier
 
 
 def incomplete_body() -> VerificationError:

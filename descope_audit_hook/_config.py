@@ -5,6 +5,7 @@ With the default prefix ``DESCOPE_AUDIT_``:
 =============================  ==========================================================
 ``HMAC_SECRET``                the connector's HMAC secret; several, comma-separated, rotate
 ``BEARER_TOKEN``               Bearer token(s), comma-separated
+``BEARER_VALIDATOR``           Bearer/OAuth: a token validator's import path, ``pkg.mod:func``
 ``API_KEY_HEADER``             API key type: the header name (the connector's "key")
 ``API_KEY``                    API key type: the value(s), comma-separated
 ``BASIC_USERNAME``             Basic type: the username
@@ -22,22 +23,25 @@ Error messages name variables, never their values.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._auth import ApiKey, Auth, BasicAuth, BearerToken, TokenValidator
 from ._errors import ConfigurationError
 from ._forms import FORMS
 
-__all__ = ["ENV_VARS", "kwargs_from_env", "parse_bool", "parse_header_pairs"]
+__all__ = ["ENV_VARS", "import_validator", "kwargs_from_env", "parse_bool", "parse_header_pairs"]
 
 ENV_VARS = (
     "HMAC_SECRET",
     "BEARER_TOKEN",
+    "BEARER_VALIDATOR",
     "API_KEY_HEADER",
     "API_KEY",
     "BASIC_USERNAME",
@@ -51,6 +55,9 @@ ENV_VARS = (
 )
 
 _SECRET_VARS = ("HMAC_SECRET", "BEARER_TOKEN", "API_KEY", "BASIC_PASSWORD")
+# Variables that, once present, must not be blank: a lost value must not switch a check off.
+_NOT_BLANK = (*_SECRET_VARS, "BEARER_VALIDATOR")
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?", re.ASCII)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -89,13 +96,37 @@ def _seconds(value: str, name: str, *, allow_zero: bool) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def import_validator(path: str, name: str) -> TokenValidator:
+    """The callable named by ``path``: ``pkg.module:attr`` (or ``pkg.module.attr``).
+
+    Raises :class:`ConfigurationError`, naming the setting ``name`` and the path (not a
+    secret), if it does not import or is not callable; the import error is chained.
+    """
+    path = path.strip()
+    if not _IMPORT_PATH.fullmatch(path) or ("." not in path and ":" not in path):
+        raise ConfigurationError(f"{name} must be an import path like mypackage.auth:validate")
+    module_name, _, attribute = path.partition(":") if ":" in path else path.rpartition(".")
+    try:
+        found: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except Exception as exc:  # ImportError, AttributeError, or whatever the module raised on import
+        raise ConfigurationError(f"{name}: {path} cannot be imported ({type(exc).__name__})") from exc
+    if not callable(found):
+        raise ConfigurationError(f"{name}: {path} is not callable")
+    return cast(TokenValidator, found)
+
+
 def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
     def get(key: str) -> str:
         return env.get(prefix + key, "").strip()
 
     choices: list[Auth] = []
-    if get("BEARER_TOKEN"):
-        choices.append(BearerToken(*_split(get("BEARER_TOKEN"))))
+    if get("BEARER_TOKEN") or get("BEARER_VALIDATOR"):
+        validator = None
+        if get("BEARER_VALIDATOR"):
+            validator = import_validator(get("BEARER_VALIDATOR"), prefix + "BEARER_VALIDATOR")
+        choices.append(BearerToken(*_split(get("BEARER_TOKEN")), validator=validator))
     if get("API_KEY_HEADER") or get("API_KEY"):
         if not (get("API_KEY_HEADER") and get("API_KEY")):
             raise ConfigurationError(f"{prefix}API_KEY_HEADER and {prefix}API_KEY must be set together")
@@ -113,7 +144,7 @@ def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
 def kwargs_from_env(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
     """Keyword arguments for :class:`Verifier` read from ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
-    for name in _SECRET_VARS:
+    for name in _NOT_BLANK:
         # Fail closed: a secret variable that is present but blank is a deployment that
         # lost its secret, not a request to skip the check.
         if prefix + name in env and not _split(env[prefix + name]):

@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
@@ -229,6 +229,10 @@ def _unpickle_event(values: tuple[Any, ...], data: dict[str, Any], raw: dict[str
     return AuditEvent(**fields, data=MappingProxyType(data), raw=MappingProxyType(raw))
 
 
+def _unpickle_batch(values: dict[str, Any]) -> AuditBatch:
+    return AuditBatch(**values)
+
+
 def occurred_from_ms(ms: int) -> datetime:
     """Exact conversion (no float rounding) of epoch milliseconds to an aware UTC datetime."""
     return _EPOCH + timedelta(milliseconds=ms)
@@ -250,6 +254,8 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     ``signed_form`` says which form of the payload the signature matched (``None`` when
     no HMAC secret is configured). ``body`` is the raw request body; it is kept out of
     ``repr``. ``duplicates`` counts events dropped because they were seen before.
+    ``claims`` is what the Bearer token validator returned, read-only and kept out of
+    ``repr`` (``None`` when no validator checked the token).
 
     ``verify()`` checks every field of every event before it returns, but builds the
     ``AuditEvent`` objects on first use of ``events`` (iterating, indexing, comparing):
@@ -261,6 +267,14 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     signed_form: SignedForm | None = None
     body: bytes = field(default=b"", repr=False)
     duplicates: int = 0
+    claims: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        claims = self.claims
+        if claims is not None and type(claims) is not MappingProxyType:
+            if not isinstance(claims, Mapping):
+                raise TypeError("AuditBatch.claims must be a mapping or None")
+            object.__setattr__(self, "claims", MappingProxyType(dict(claims)))
 
     @classmethod
     def _unbuilt(
@@ -270,15 +284,27 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
         count: int,
         signed_form: SignedForm | None,
         body: bytes,
+        claims: Mapping[str, Any] | None = None,
     ) -> AuditBatch:
-        """A batch of ``count`` events, ``build(source)``, called on first access of ``events``."""
+        """A batch of ``count`` events, ``build(source)``, called on first access of ``events``.
+
+        ``claims`` must already be read-only (the verifier's are).
+        """
         batch = object.__new__(cls)
         _setattr = object.__setattr__
         _setattr(batch, "_pending", (build, source, count))
         _setattr(batch, "signed_form", signed_form)
         _setattr(batch, "body", body)
         _setattr(batch, "duplicates", 0)
+        _setattr(batch, "claims", claims)
         return batch
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The read-only claims cannot be pickled (nor deep-copied): send a plain dict, wrapped again.
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if values["claims"] is not None:
+            values["claims"] = dict(values["claims"])
+        return _unpickle_batch, (values,)
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names; only ``events`` is ever missing
 

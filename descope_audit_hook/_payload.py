@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -304,19 +305,21 @@ def _checked(items: list[Any], path: str) -> tuple[AuditEvent, ...]:
     return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(items)])
 
 
-def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> AuditBatch:
+def parse_batch(
+    value: Any, signed_form: SignedForm | None, body: bytes, claims: Mapping[str, Any] | None = None
+) -> AuditBatch:
     """:func:`parse_events` as an :class:`AuditBatch`; every check runs now, the events are built on first use.
 
     When ``usual_columns`` proves (column by column, at C speed) that every event has
     its common field types, building is deferred: it cannot fail any more, and a handler that
     never looks at the events does not pay for them. Anything else is built and
-    checked now, and its first error raised.
+    checked now, and its first error raised. ``claims``: what the token validator returned.
     """
     found = _items(value)
     if isinstance(found, AuditEvent):
-        return AuditBatch((found,), signed_form, body)
+        return AuditBatch((found,), signed_form, body, claims=claims)
     items, path = found
     columns = usual_columns(items)
     if columns is not None:
-        return AuditBatch._unbuilt(build_usual, columns, len(items), signed_form, body)
-    return AuditBatch(_checked(items, path), signed_form, body)
+        return AuditBatch._unbuilt(build_usual, columns, len(items), signed_form, body, claims)
+    return AuditBatch(_checked(items, path), signed_form, body, claims=claims)

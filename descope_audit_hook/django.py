@@ -30,6 +30,13 @@ Settings:
     named like the environment variables of ``Verifier.from_env``; each one missing
     from the settings is read from the environment.
 
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md;
+``DESCOPE_AUDIT_BEARER_VALIDATOR = "myapp.auth:validate"``): the middleware and
+synchronous views call it in the request's thread, so it must be a plain function there
+(an ``async def`` one is refused with ``ConfigurationError``). An ``async def`` view
+awaits an ``async def`` validator and runs a plain one in a worker thread, off the
+event loop.
+
 CSRF and login: the webhook carries no cookie and no session. The decorator marks the
 view ``csrf_exempt`` and ``login_not_required``. The middleware tells
 ``CsrfViewMiddleware`` that a verified request has been checked (the credential and
@@ -56,6 +63,7 @@ from ._adapter import (
     missing_framework,
     read_bounded,
     reject,
+    require_sync,
     run_once,
 )
 from ._config import ENV_VARS
@@ -178,6 +186,18 @@ def verify_request(request: HttpRequest, verifier: Verifier) -> AuditBatch:
     return verifier.verify(read_body(request, verifier), request.headers)
 
 
+async def _verify_request_async(request: HttpRequest, verifier: Verifier) -> AuditBatch:
+    # The body is already in memory (ASGIRequest spools it before the view runs); only the
+    # token validator may wait, and it is awaited, or run in a worker thread.
+    if request.method != "POST":
+        raise reject(MethodNotAllowed())
+    return await verifier.verify_async(read_body(request, verifier), request.headers, run_sync=_in_worker_thread)
+
+
+async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
+    return await sync_to_async(func, thread_sensitive=False)(token)
+
+
 def _error(exc: VerificationError) -> HttpResponse:
     status, body, headers = error_response(exc)
     content_type = headers.pop("Content-Type")
@@ -218,21 +238,32 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     check_dedupe(dedupe)
 
     def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
+        if verifier is not None and not iscoroutinefunction(view):
+            require_sync(verifier, "a synchronous Django view")
+
         def verified(request: HttpRequest) -> AuditBatch | HttpResponse:
             active = verifier if verifier is not None else settings_verifier()
             try:
-                return verify_request(request, active)
+                return verify_request(request, require_sync(active, "a synchronous Django view"))
+            except VerificationError as exc:
+                return _error(exc)
+
+        async def verified_async(request: HttpRequest) -> AuditBatch | HttpResponse:
+            active = verifier if verifier is not None else settings_verifier()
+            try:
+                return await _verify_request_async(request, active)
             except VerificationError as exc:
                 return _error(exc)
 
         wrapper: _Wrapped[P, R]
         if iscoroutinefunction(view):
             # An ``async def`` view stays async. The verification is CPU work on bytes
-            # already received; the dedupe store may block (a SQLite lock, a cache round
-            # trip), so its claim and release run in a worker thread, off the event loop.
+            # already received; a token validator is awaited (a plain one runs in a worker
+            # thread), and the dedupe store may block (a SQLite lock, a cache round trip),
+            # so its claim and release run in a worker thread, off the event loop.
             @functools.wraps(view)
             async def async_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-                batch = verified(request)
+                batch = await verified_async(request)
                 if isinstance(batch, HttpResponse):
                     return batch
                 if dedupe is None:
@@ -301,7 +332,7 @@ class AuditWebhookMiddleware:
             raise ImproperlyConfigured(f'settings.{SETTING}["PATHS"] must be a non-empty list of paths starting with /')
         self.paths = frozenset(paths)
         # Built now, so that a broken configuration stops the app at start-up.
-        self.verifier = settings_verifier()
+        self.verifier = require_sync(settings_verifier(), "AuditWebhookMiddleware")
         dedupe = conf.get("DEDUPE")
         if isinstance(dedupe, str):
             dedupe = import_string(dedupe)

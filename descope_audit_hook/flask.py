@@ -21,6 +21,10 @@ and headers (``WWW-Authenticate``, ``Allow``).
 With ``verifier=None`` the verifier is built once per app from ``app.config`` keys named
 like the environment variables (``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_BEARER_TOKEN``,
 ...; or a ready ``DESCOPE_AUDIT_VERIFIER``), each missing key read from the environment.
+
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md) is called
+in the request's thread, so it must be a plain function; an ``async def`` one is refused
+(``ConfigurationError``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ._adapter import (
     missing_framework,
     read_bounded,
     reject,
+    require_sync,
     run_once,
 )
 from ._dedupe import DedupeStore
@@ -66,7 +71,7 @@ def _app_verifier(app: Flask) -> Verifier:
     if not isinstance(cached, Verifier):
         # Built on first use (the config is complete by then) and kept for the app's life;
         # two threads racing here build two equal verifiers, which is harmless.
-        cached = load_verifier(app.config, where="app.config")
+        cached = require_sync(load_verifier(app.config, where="app.config"), "the Flask adapter")
         app.extensions[EXTENSION_KEY] = cached
     return cached
 
@@ -116,6 +121,8 @@ def audit_webhook(
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
+    if verifier is not None:
+        require_sync(verifier, "the Flask adapter")
     check_dedupe(dedupe)
 
     def decorate(view: View[P]) -> Callable[P, ResponseReturnValue]:

@@ -22,6 +22,11 @@ Starlette the message as plain text. ``install_error_handler(app)`` makes both a
 this library's JSON, ``{"error": "<code>", "message": "<message>"}``, as the Flask and
 Django adapters do.
 
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md) may be
+``async def``: it is awaited. A plain function runs in a worker thread
+(``anyio.to_thread``), so that a JWKS fetch or an introspection call never blocks the
+event loop.
+
 Exactly once: a dependency cannot see whether the endpoint then failed, so the
 deduplication runs around the code that handles the events::
 
@@ -40,7 +45,7 @@ or, in one call, ``return await hook.handle(request, handler)``.
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._adapter import (
     BodyCollector,
@@ -126,6 +131,11 @@ async def read_body(request: Request, verifier: Verifier) -> bytes:
     return body
 
 
+async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
+    # A synchronous token validator, off the event loop (it may fetch a JWKS or call an introspection endpoint).
+    return await anyio.to_thread.run_sync(func, token)
+
+
 class AuditWebhook:
     """Verifies a delivery: ``await hook(request)`` returns the :class:`~descope_audit_hook.AuditBatch`.
 
@@ -162,7 +172,7 @@ class AuditWebhook:
             if request.method != "POST":
                 raise reject(MethodNotAllowed())
             body = await read_body(request, verifier)
-            batch = verifier.verify(body, request.headers.raw)
+            batch = await verifier.verify_async(body, request.headers.raw, run_sync=_in_worker_thread)
         except VerificationError as exc:
             raise AuditWebhookError(exc) from None
         request.state.descope_audit = batch
