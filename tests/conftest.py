@@ -12,10 +12,16 @@ does not depend on the draw; new ground is covered by ``dev`` runs and by
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from tests.oauth.issuer import Issuer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -30,3 +36,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 def fixtures_dir() -> Path:
     """The directory of recorded, signed sample deliveries."""
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def oauth_issuer() -> Iterator[Issuer]:
+    """A loopback OAuth 2.0 authorization server (tests/oauth/issuer.py), shared by the session.
+
+    Tests that change it (rotate its keys, switch to opaque tokens) make their own.
+    """
+    from tests.oauth.issuer import Issuer
+
+    with Issuer() as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def oauth_recipe(oauth_issuer: Issuer) -> ModuleType:
+    """docs/oauth.md's JWT validator, examples/oauth_validator.py as written, configured for ``oauth_issuer``."""
+    from tests.oauth.issuer import load_example
+
+    return load_example("oauth_validator", oauth_issuer.env())
