@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _wsgiref_make_server
 
-from ._adapter import incomplete_body, read_bounded
+from ._adapter import incomplete_body, read_bounded, require_sync
 from ._errors import ConfigurationError, MethodNotAllowed, PayloadError, VerificationError
 from ._models import AuditBatch, occurred_from_ms
 from ._verifier import Verifier
@@ -460,7 +460,8 @@ def create_app(environ: Mapping[str, str] | None = None, *, prefix: str = "DESCO
     ``DESCOPE_AUDIT_PATH`` the webhook path (default ``/descope/audit``).
     """
     env = os.environ if environ is None else environ
-    verifier = Verifier.from_env(env, prefix=prefix)
+    # A WSGI app calls a token validator in the request's thread: an async def one is refused now.
+    verifier = require_sync(Verifier.from_env(env, prefix=prefix), "the reference receiver")
     app = make_app(
         verifier,
         env.get(prefix + "DB", "").strip() or DEFAULT_DB,

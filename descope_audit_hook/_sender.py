@@ -11,31 +11,43 @@ whose exact bytes were signed: the ``raw`` form. Descope's remark that the signa
 made "from a JSON string, not the raw post body" reads best as a warning to receivers
 whose framework parsed the body before they could see it. The other forms stay one
 option away (``--signed-form``) because that reading is not confirmed.
+
+The connector's OAuth 2.0 type: :func:`fetch_bearer` makes the client-credentials grant
+(RFC 6749 section 4.4) against the customer's token endpoint, as the connector's
+``client_id``, ``client_secret``, ``auth_url``, ``auth_style``, ``scopes`` and
+``token_request_headers`` describe it, and the delivery carries the token it got as
+``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
+import re
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlsplit
+from typing import Any, Literal, TextIO
+from urllib.parse import quote_plus, urlencode, urlsplit
 
-from ._auth import Auth
+from ._auth import Auth, BearerToken
+from ._errors import ConfigurationError
 from ._models import SignedForm
 from .testing import Delivery, make_delivery, sample_event, sample_events
 
 __all__ = [
     "DEFAULT_SIGNED_FORM",
     "SAMPLES",
+    "Grant",
     "Response",
     "SendError",
+    "TokenRequest",
     "UsageError",
     "build_delivery",
+    "fetch_bearer",
     "load_payload",
     "parse_header_option",
     "request",
@@ -55,6 +67,8 @@ SAMPLES: dict[str, str | None] = {
 
 _MAX_RESPONSE = 1_048_576
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# RFC 6749 section 5.2: error and error_description are printable ASCII without '"' and '\\'.
+_OAUTH_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}")
 
 
 class UsageError(Exception):
@@ -157,6 +171,117 @@ def build_delivery(
 ) -> Delivery:
     """The request the connector would send: body and headers (ready ``bytes`` are signed as they are)."""
     return make_delivery(payload, hmac_secret=hmac_secret, auth=auth, required_headers=headers, signed_form=signed_form)
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """The connector's OAuth 2.0 settings: where and how it asks for a token (the secret stays out of ``repr``)."""
+
+    url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: Sequence[str] = ()
+    auth_style: Literal["header", "body"] = "header"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the token endpoint granted: the Bearer credential (its ``repr`` hides the token) and what it said of it."""
+
+    auth: BearerToken
+    expires_in: object = None
+    scope: object = None
+
+
+def fetch_bearer(token: TokenRequest, *, trust_any_certificate: bool = False, timeout: float = 10.0) -> Grant:
+    """The client-credentials grant (RFC 6749 section 4.4), as the connector makes it.
+
+    ``POST`` ``grant_type=client_credentials`` (and ``scope``, space-separated) as
+    ``application/x-www-form-urlencoded``; the client authenticates with HTTP Basic over
+    its form-urlencoded id and secret (``auth_style="header"``, section 2.3.1) or with
+    ``client_id`` and ``client_secret`` in the form (``"body"``). A refusal, a timeout,
+    an answer that is not JSON, has no ``access_token`` or another ``token_type`` than
+    Bearer is a :class:`SendError` whose message holds neither the secret nor a token.
+    """
+    parts = urlsplit(token.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError("the token URL must be an http:// or https:// address")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("put the client credentials in --client-id and --client-secret, not in the token URL")
+    if token.auth_style not in ("header", "body"):
+        raise UsageError("the auth style must be header or body")
+    if not token.client_id or not token.client_secret.strip():
+        raise UsageError("the client id and the client secret must not be empty")
+    reserved = {"content-type", "content-length"} | ({"authorization"} if token.auth_style == "header" else set())
+    for name in token.headers:
+        if name.lower() in reserved:
+            raise UsageError(f"a token request header cannot set {name}: the grant sets it")
+    form = {"grant_type": "client_credentials"}
+    scope = " ".join(" ".join(token.scopes).split())
+    if scope:
+        form["scope"] = scope
+    headers = {"Accept": "application/json", **token.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    if token.auth_style == "header":
+        pair = f"{quote_plus(token.client_id)}:{quote_plus(token.client_secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    else:
+        form["client_id"] = token.client_id
+        form["client_secret"] = token.client_secret
+    try:
+        response = request(
+            token.url,
+            urlencode(form).encode("ascii"),
+            headers,
+            trust_any_certificate=trust_any_certificate,
+            timeout=timeout,
+        )
+    except SendError as exc:
+        raise SendError(f"token request failed: {exc}") from None
+    return _granted(response, token.client_secret)
+
+
+def _granted(response: Response, secret: str) -> Grant:
+    if not response.ok:
+        redirect = " (redirects are not followed)" if 300 <= response.status < 400 else ""
+        raise SendError(
+            f"the token endpoint answered {response.status} {response.reason}{redirect}{_oauth_error(response, secret)}"
+        )
+    answer = response.json()
+    if not isinstance(answer, dict):
+        raise SendError("the token endpoint's answer is not a JSON object (RFC 6749 section 5.1)")
+    access_token = answer.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise SendError("the token endpoint's answer has no access_token")
+    # RFC 6749 section 7.1: the type is case-insensitive. Missing, it is taken as Bearer (as Go's oauth2 does).
+    token_type = answer.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        shown = token_type if isinstance(token_type, str) and _OAUTH_TEXT.fullmatch(token_type) else "non-text"
+        raise SendError(f"the token endpoint issued a {shown[:40]} token, not a Bearer token")
+    try:
+        auth = BearerToken(access_token)
+    except ConfigurationError:
+        raise SendError(
+            "the token endpoint's access_token cannot be sent in an Authorization header "
+            "(it holds line breaks, NUL or surrounding whitespace)"
+        ) from None
+    return Grant(auth, answer.get("expires_in"), answer.get("scope"))
+
+
+def _oauth_error(response: Response, secret: str) -> str:
+    """``: error (description)`` from an RFC 6749 error answer, printable and without the secret."""
+    answer = response.json()
+    if not isinstance(answer, dict):
+        return ""
+
+    def shown(key: str) -> str:
+        value = answer.get(key)
+        return value.replace(secret, "***") if isinstance(value, str) and _OAUTH_TEXT.fullmatch(value) else ""
+
+    error, description = shown("error"), shown("error_description")
+    if not error:
+        return ""
+    return f": {error}" + (f" ({description})" if description else "")
 
 
 def _ssl_context(trust_any_certificate: bool) -> ssl.SSLContext:

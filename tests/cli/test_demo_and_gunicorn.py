@@ -26,6 +26,11 @@ def test_demo_exits_0_and_every_outcome_is_the_expected_one() -> None:
     assert all(row.rstrip().endswith("ok") for row in rows)
     for expected in ("200 stored 5", "401 invalid_signature", "401 invalid_credentials", "413 payload_too_large"):
         assert expected in out
+    # The connector's OAuth type: a token from the demo's loopback token endpoint, and one it never issued.
+    assert re.search(r"OAuth 2\.0 client credentials, 2 events\s+/hooks/oauth\s+200 stored 2\s+200 stored 2\s+ok", out)
+    assert re.search(
+        r"OAuth token never issued\s+/hooks/oauth\s+401 invalid_credentials\s+401 invalid_credentials", out
+    )
     assert "result: every outcome was the expected one" in out
     assert re.search(r"audit page: http://127\.0\.0\.1:\d+/", out)
     assert result.stderr == ""
@@ -74,6 +79,6 @@ def test_demo_keep_serving_leaves_the_audit_page_up_until_terminated() -> None:
             time.sleep(0.05)
         assert "result: every outcome was the expected one" in server.output()
         listing = get_json(server.url + "/api/events")
-        assert listing["total"] == 10
+        assert listing["total"] == 12
         process = server.process
     assert process.returncode == 0

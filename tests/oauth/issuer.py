@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -95,7 +96,7 @@ class Key:
 class Issuer:
     """The authorization server; use as a context manager (it serves from a thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.keys = {
             "rs-1": Key("rs-1", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
             "ec-1": Key("ec-1", "ES256", ec.generate_private_key(ec.SECP256R1())),
@@ -107,9 +108,14 @@ class Issuer:
         self.requests: list[Recorded] = []
         self.script: list[Scripted] = []
         self.opaque: dict[str, dict[str, Any]] = {}  # opaque token -> its introspection answer
+        self.issued: list[str] = []  # every access token the token endpoint gave out
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     # --- running ----------------------------------------------------------------------
@@ -127,7 +133,7 @@ class Issuer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def issuer(self) -> str:
@@ -236,6 +242,8 @@ class Issuer:
             self.opaque[token] = {"active": True, "token_type": "Bearer", **claims}
         else:
             token = self.mint(scope=scope or "audit:write")
+        with self._lock:
+            self.issued.append(token)
         return {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": claims["scope"]}
 
 
