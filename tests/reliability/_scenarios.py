@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from descope_audit_hook import DedupeStore, Verifier, exactly_once
+from descope_audit_hook import AuditBatch, DedupeStore, Verifier, exactly_once
 from descope_audit_hook.testing import Delivery, make_delivery, sample_events
 
-__all__ = ["SECRET", "Outcome", "overlapping_deliveries", "run_concurrently"]
+__all__ = ["SECRET", "Outcome", "batch_of", "overlapping_deliveries", "run_concurrently"]
 
 SECRET = "reliability-test-secret"
+
+
+def batch_of(events: Sequence[dict[str, object]]) -> AuditBatch:
+    """A verified batch of ``events`` (signed in the compact form)."""
+    body, headers = make_delivery(list(events), hmac_secret=SECRET, signed_form="compact")
+    return Verifier(SECRET).verify(body, headers)
 
 
 def overlapping_deliveries(events: int, size: int, stride: int, *, seed: int = 1) -> tuple[list[Delivery], set[str]]:
@@ -35,6 +42,7 @@ class Outcome:
     handled: Counter[str] = field(default_factory=Counter)
     delivered_events: int = 0
     duplicates: int = 0
+    in_progress: int = 0
     failures: int = 0
     errors: list[BaseException] = field(default_factory=list)
 
@@ -55,7 +63,8 @@ def run_concurrently(
 
     The handler commits a batch's events under a lock only when it does not fail; with
     ``fail_every`` = n, every n-th handler call raises before committing and the worker
-    redelivers, as the sender would after a 5xx.
+    redelivers, as the sender would after a 5xx. A delivery with events in progress
+    elsewhere is delivered again too (the adapters will answer it 503).
     """
     verifier = Verifier(SECRET)
     outcome = Outcome()
@@ -93,6 +102,10 @@ def run_concurrently(
                     with lock:
                         outcome.delivered_events += len(batch)
                         outcome.duplicates += new.duplicates
+                        outcome.in_progress += new.in_progress
+                    if new.in_progress:
+                        time.sleep(0.001)  # another worker holds some: redeliver once it is done
+                        continue
                     break
         except BaseException as exc:
             with lock:
