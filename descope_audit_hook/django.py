@@ -210,7 +210,7 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     ``verifier=None`` uses the verifier from settings. The view is marked
     ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
     batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
-    events not seen before, and if it raises or answers 5xx the claims are released so
+    events it claimed, and if it raises or answers 5xx the claims are released so
     that the redelivery is processed.
     """
     if verifier is not None and not isinstance(verifier, Verifier):

@@ -28,7 +28,7 @@ deduplication runs around the code that handles the events::
     hook = AuditWebhook(verifier, dedupe=SQLiteDedupeStore("dedupe.db"))
 
     async def descope_audit(batch: Annotated[AuditBatch, Depends(hook)]):
-        async with hook.exactly_once(batch) as new:   # only events not seen before
+        async with hook.exactly_once(batch) as new:   # only the events this request claimed
             await store(new)                          # raises: claims released, 500
 
 or, in one call, ``return await hook.handle(request, handler)``.
