@@ -33,20 +33,26 @@ from ._errors import ConfigurationError
 from ._models import AuditBatch
 
 __all__ = [
+    "CLAIM_ROUNDS",
+    "COMPLETED_VALUE",
     "DEFAULT_DEDUPE_LEASE",
     "DEFAULT_DEDUPE_TTL",
+    "IN_PROGRESS_VALUE",
     "AsyncDedupeStore",
     "ClaimState",
     "DedupeStore",
     "LeasedStore",
     "MemoryDedupeStore",
     "TTLArg",
+    "batch_keys",
     "check_keys",
     "check_owner",
     "check_prefix",
+    "checked_states",
     "exactly_once",
     "is_async_store",
     "new_owner",
+    "split_batch",
     "ttl_seconds",
 ]
 
@@ -60,6 +66,13 @@ DEFAULT_DEDUPE_TTL = timedelta(days=1)
 DEFAULT_DEDUPE_LEASE = timedelta(minutes=5)
 
 TTLArg = Union[timedelta, float, int]
+
+# The values of the key-value stores (Redis, a Django cache): "in_progress:<owner>" and
+# "completed". A claim retries a key that vanished between its add and its read this often,
+# then reports it in progress.
+IN_PROGRESS_VALUE = "in_progress:"
+COMPLETED_VALUE = "completed"
+CLAIM_ROUNDS = 5
 
 _MAX_KEY = 200  # a fingerprint is 64 characters; Memcached keys stop at 250 with the prefix
 _MAX_OWNER = 128

@@ -21,8 +21,11 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 
 from ._dedupe import (
+    CLAIM_ROUNDS,
+    COMPLETED_VALUE,
     DEFAULT_DEDUPE_LEASE,
     DEFAULT_DEDUPE_TTL,
+    IN_PROGRESS_VALUE,
     ClaimState,
     LeasedStore,
     TTLArg,
@@ -42,9 +45,6 @@ _NOT_ATOMIC = {
     "django.core.cache.backends.dummy.DummyCache",
     "django.core.cache.backends.filebased.FileBasedCache",
 }
-_IN_PROGRESS = "in_progress:"
-_COMPLETED = "completed"
-_ROUNDS = 5  # a key that vanishes between add() and get() this often is reported in progress
 
 
 class CacheDedupeStore(LeasedStore):
@@ -97,12 +97,12 @@ class CacheDedupeStore(LeasedStore):
     def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
         checked, owner = check_keys(keys), check_owner(owner)
         cache = self._cache()
-        value = _IN_PROGRESS + owner
+        value = IN_PROGRESS_VALUE + owner
         states: dict[str, ClaimState] = {}
         added: list[str] = []
         pending = checked
         try:
-            for _ in range(_ROUNDS):
+            for _ in range(CLAIM_ROUNDS):
                 taken = []
                 for key in pending:
                     if cache.add(self.key_prefix + key, value, timeout=self._lease_timeout):
@@ -117,7 +117,7 @@ class CacheDedupeStore(LeasedStore):
                     if current is None:
                         pending.append(key)  # gone since add(): claimable again
                     else:
-                        states[key] = ClaimState.COMPLETED if current == _COMPLETED else ClaimState.IN_PROGRESS
+                        states[key] = ClaimState.COMPLETED if current == COMPLETED_VALUE else ClaimState.IN_PROGRESS
                 if not pending:
                     break
         except BaseException:
@@ -146,11 +146,11 @@ class CacheDedupeStore(LeasedStore):
         if not checked:
             return
         cache = self._cache()
-        mine = self._own(cache, [self.key_prefix + key for key in checked], _IN_PROGRESS + owner)
-        failed = cache.set_many(dict.fromkeys(mine, _COMPLETED), timeout=self._ttl_timeout) if mine else []
+        mine = self._own(cache, [self.key_prefix + key for key in checked], IN_PROGRESS_VALUE + owner)
+        failed = cache.set_many(dict.fromkeys(mine, COMPLETED_VALUE), timeout=self._ttl_timeout) if mine else []
         self._lost(len(checked) - len(mine) + len(failed or ()))
 
     def release(self, keys: Sequence[str], owner: str) -> None:
         checked, owner = check_keys(keys), check_owner(owner)
         if checked:
-            self._delete_own(self._cache(), [self.key_prefix + key for key in checked], _IN_PROGRESS + owner)
+            self._delete_own(self._cache(), [self.key_prefix + key for key in checked], IN_PROGRESS_VALUE + owner)

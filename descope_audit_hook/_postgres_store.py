@@ -116,7 +116,13 @@ class _PostgresStore(LeasedStore):
     __slots__ = ("_connect", "_lock", "_next_purge", "_ready", "_sql", "create_table", "table")
 
     def __init__(
-        self, connect: Callable[[], Any], *, ttl: TTLArg, lease: TTLArg, table: str, create_table: bool
+        self,
+        connect: Callable[[], Any],
+        *,
+        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
+        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
+        table: str = "descope_audit_claims",
+        create_table: bool = False,
     ) -> None:
         super().__init__(ttl, lease)
         if not callable(connect):
@@ -176,17 +182,6 @@ class PostgresDedupeStore(_PostgresStore):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        connect: Callable[[], Any],
-        *,
-        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
-        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
-        table: str = "descope_audit_claims",
-        create_table: bool = False,
-    ) -> None:
-        super().__init__(connect, ttl=ttl, lease=lease, table=table, create_table=create_table)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -256,17 +251,6 @@ class AsyncPostgresDedupeStore(_PostgresStore):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        connect: Callable[[], Any],
-        *,
-        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
-        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
-        table: str = "descope_audit_claims",
-        create_table: bool = False,
-    ) -> None:
-        super().__init__(connect, ttl=ttl, lease=lease, table=table, create_table=create_table)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:

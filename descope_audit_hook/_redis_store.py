@@ -24,8 +24,11 @@ from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
 from ._dedupe import (
+    CLAIM_ROUNDS,
+    COMPLETED_VALUE,
     DEFAULT_DEDUPE_LEASE,
     DEFAULT_DEDUPE_TTL,
+    IN_PROGRESS_VALUE,
     ClaimState,
     LeasedStore,
     TTLArg,
@@ -41,9 +44,6 @@ logger = logging.getLogger("descope_audit_hook")
 
 T = TypeVar("T")
 
-_IN_PROGRESS = "in_progress:"
-_COMPLETED = "completed"
-_ROUNDS = 5  # a key that vanishes between SET NX and GET this often is reported in progress
 
 # KEYS[1]: the event's key; ARGV[1]: "in_progress:<owner>"; ARGV[2]: "completed"; ARGV[3]: ttl in ms.
 _COMPLETE_SCRIPT = """\
@@ -79,7 +79,14 @@ class _RedisStore(LeasedStore):
     __slots__ = ("_client", "_lease_ms", "_ttl_ms", "prefix")
     _async = False
 
-    def __init__(self, client: Any, *, ttl: TTLArg, lease: TTLArg, prefix: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
+        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
+        prefix: str = "descope-audit:",
+    ) -> None:
         super().__init__(ttl, lease)
         self.prefix = check_prefix(prefix)
         if not callable(getattr(client, "pipeline", None)) or not callable(getattr(client, "execute_command", None)):
@@ -98,9 +105,9 @@ class _RedisStore(LeasedStore):
 
     def _claim_steps(self, keys: list[str], owner: str) -> Steps[list[ClaimState]]:
         states: dict[str, ClaimState] = {}
-        value = _IN_PROGRESS + owner
+        value = IN_PROGRESS_VALUE + owner
         pending = keys
-        for _ in range(_ROUNDS):
+        for _ in range(CLAIM_ROUNDS):
             replies = yield [("SET", self.prefix + key, value, "PX", self._lease_ms, "NX") for key in pending]
             taken = []
             for key, reply in zip(pending, replies, strict=True):
@@ -117,7 +124,7 @@ class _RedisStore(LeasedStore):
                 if text is None:
                     pending.append(key)  # gone since the SET: claimable again
                 else:
-                    states[key] = ClaimState.COMPLETED if text == _COMPLETED else ClaimState.IN_PROGRESS
+                    states[key] = ClaimState.COMPLETED if text == COMPLETED_VALUE else ClaimState.IN_PROGRESS
             if not pending:
                 break
         for key in pending:
@@ -126,12 +133,12 @@ class _RedisStore(LeasedStore):
         return [states[key] for key in keys]
 
     def _complete_steps(self, keys: list[str], owner: str) -> Steps[int]:
-        script, value = _COMPLETE_SCRIPT, _IN_PROGRESS + owner
-        replies = yield [("EVAL", script, 1, self.prefix + key, value, _COMPLETED, self._ttl_ms) for key in keys]
+        script, value = _COMPLETE_SCRIPT, IN_PROGRESS_VALUE + owner
+        replies = yield [("EVAL", script, 1, self.prefix + key, value, COMPLETED_VALUE, self._ttl_ms) for key in keys]
         return sum(1 for reply in replies if reply == 1)
 
     def _release_steps(self, keys: list[str], owner: str) -> Steps[int]:
-        script, value = _RELEASE_SCRIPT, _IN_PROGRESS + owner
+        script, value = _RELEASE_SCRIPT, IN_PROGRESS_VALUE + owner
         replies = yield [("EVAL", script, 1, self.prefix + key, value) for key in keys]
         return sum(1 for reply in replies if reply == 1)
 
@@ -156,16 +163,6 @@ class RedisDedupeStore(_RedisStore):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
-        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
-        prefix: str = "descope-audit:",
-    ) -> None:
-        super().__init__(client, ttl=ttl, lease=lease, prefix=prefix)
 
     def _run(self, steps: Steps[T]) -> T:
         try:
@@ -209,16 +206,6 @@ class AsyncRedisDedupeStore(_RedisStore):
 
     __slots__ = ()
     _async = True
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
-        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
-        prefix: str = "descope-audit:",
-    ) -> None:
-        super().__init__(client, ttl=ttl, lease=lease, prefix=prefix)
 
     async def _run(self, steps: Steps[T]) -> T:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import threading
 import time
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from descope_audit_hook import AuditBatch, DedupeStore, Verifier, exactly_once
 from descope_audit_hook.testing import Delivery, make_delivery, sample_events
 
-__all__ = ["SECRET", "Outcome", "batch_of", "overlapping_deliveries", "run_concurrently"]
+__all__ = ["SECRET", "Outcome", "batch_of", "overlapping_deliveries", "run_concurrently", "spawn_all"]
 
 SECRET = "reliability-test-secret"
 
@@ -118,3 +119,21 @@ def run_concurrently(
         thread.join(120)
     assert not any(thread.is_alive() for thread in threads), "a delivery thread hung"
     return outcome
+
+
+def spawn_all(target: Callable[..., None], args_for: Callable[[int, object], tuple[object, ...]], count: int) -> None:
+    """Start ``count`` processes (spawn) of ``target(*args_for(index, barrier))``; wait until all exit 0."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(count)
+    processes = [ctx.Process(target=target, args=args_for(i, barrier), daemon=True) for i in range(count)]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+        assert [p.exitcode for p in processes] == [0] * count
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)

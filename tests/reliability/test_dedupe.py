@@ -29,7 +29,7 @@ from descope_audit_hook import (
 from descope_audit_hook.testing import sample_event, sample_events
 
 from . import _workers
-from ._scenarios import SECRET, batch_of, overlapping_deliveries, run_concurrently
+from ._scenarios import SECRET, batch_of, overlapping_deliveries, run_concurrently, spawn_all
 from ._stores import FakeClock
 
 CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
@@ -434,23 +434,6 @@ def test_sqlite_store_instance_per_thread(tmp_path: Path) -> None:
     assert Counter(outcome.handled.values()) == Counter({1: len(fingerprints)})
 
 
-def _spawn_all(target: Callable[..., None], args_for: Callable[[int, object], tuple[object, ...]], count: int) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(count)
-    processes = [ctx.Process(target=target, args=args_for(i, barrier), daemon=True) for i in range(count)]
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(120)
-        assert [p.exitcode for p in processes] == [0] * count
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-                process.join(5)
-
-
 def test_concurrent_duplicate_deliveries_from_processes_are_handled_exactly_once(tmp_path: Path) -> None:
     deliveries, fingerprints = overlapping_deliveries(80, size=10, stride=5)
     db, processes = str(tmp_path / "claims.db"), 4
@@ -460,7 +443,7 @@ def test_concurrent_duplicate_deliveries_from_processes_are_handled_exactly_once
         random.Random(index).shuffle(order)  # noqa: S311 - test data
         orders.append(order)
     outs = [tmp_path / f"out{i}.json" for i in range(processes)]
-    _spawn_all(
+    spawn_all(
         _workers.handle_deliveries,
         lambda i, barrier: (db, SECRET, orders[i], barrier, str(outs[i])),
         processes,

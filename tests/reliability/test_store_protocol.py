@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import random
 import threading
 from collections import Counter
@@ -27,7 +26,7 @@ from descope_audit_hook._dedupe import is_async_store
 from descope_audit_hook.testing import sample_events
 
 from . import _workers
-from ._scenarios import batch_of, overlapping_deliveries, run_concurrently
+from ._scenarios import batch_of, overlapping_deliveries, run_concurrently, spawn_all
 from ._stores import ASYNC_KINDS, KINDS, LEASE, TTL, Kit, SyncFacade, kit_for
 
 CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
@@ -240,26 +239,11 @@ def test_overlapping_deliveries_through_exactly_once_from_threads(sync_kit: Kit,
 
 
 def _spawn_claimers(kit: Kit, tmp_path: Path, keys: list[str], processes: int) -> Counter[str]:
-    assert kit.spec is not None
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(processes)
+    spec = kit.spec
+    assert spec is not None
     outs = [tmp_path / f"won{i}.json" for i in range(processes)]
     orders = [random.Random(i).sample(keys, len(keys)) for i in range(processes)]  # noqa: S311 - test data
-    children = [
-        ctx.Process(target=_workers.claim_keys, args=(kit.spec, orders[i], barrier, str(outs[i])), daemon=True)
-        for i in range(processes)
-    ]
-    try:
-        for child in children:
-            child.start()
-        for child in children:
-            child.join(120)
-        assert [child.exitcode for child in children] == [0] * processes
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.kill()
-                child.join(5)
+    spawn_all(_workers.claim_keys, lambda i, barrier: (spec, orders[i], barrier, str(outs[i])), processes)
     return Counter(key for out in outs for key in json.loads(out.read_text()))
 
 
