@@ -18,14 +18,19 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook import (
+    AsyncPostgresDedupeStore,
+    AsyncRedisDedupeStore,
     ClaimState,
     ConfigurationError,
     DedupeStore,
     MemoryDedupeStore,
+    PostgresDedupeStore,
+    RedisDedupeStore,
     SQLiteDedupeStore,
     Verifier,
     exactly_once,
 )
+from descope_audit_hook.django import CacheDedupeStore
 from descope_audit_hook.testing import sample_event, sample_events
 
 from . import _workers
@@ -66,6 +71,28 @@ def test_lease_and_ttl_expiry_with_an_injected_clock(make_store: StoreFactory) -
     assert store.claim(["a", "b"], "B") == [COMPLETED, CLAIMED]
     clock.now += 540
     assert store.claim(["a"], "C") == [CLAIMED]
+
+
+def test_every_store_keeps_completed_records_a_day_and_leases_five_minutes(tmp_path: Path) -> None:
+    class Client:  # enough of a redis-py client to be accepted
+        def pipeline(self) -> None: ...
+        def execute_command(self) -> None: ...
+
+    class AsyncClient:
+        def pipeline(self) -> None: ...
+        async def execute_command(self) -> None: ...
+
+    with SQLiteDedupeStore(tmp_path / "claims.db") as sqlite_store:
+        stores = [
+            MemoryDedupeStore(),
+            sqlite_store,
+            CacheDedupeStore(),
+            RedisDedupeStore(Client()),
+            AsyncRedisDedupeStore(AsyncClient()),
+            PostgresDedupeStore(lambda: None),
+            AsyncPostgresDedupeStore(lambda: None),
+        ]
+        assert {(store.ttl, store.lease) for store in stores} == {(86400.0, 300.0)}
 
 
 # --- the memory store --------------------------------------------------------------------

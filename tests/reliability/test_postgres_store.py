@@ -68,6 +68,18 @@ def test_without_create_table_a_missing_table_is_the_drivers_error(postgres_dsn:
         store.claim(["a"], "A")
 
 
+def test_async_errors_are_the_drivers_and_a_bad_factory_is_a_configuration_error(postgres_dsn: str) -> None:
+    connect = functools.partial(psycopg.AsyncConnection.connect, postgres_dsn)
+
+    async def main() -> None:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            await AsyncPostgresDedupeStore(connect, table=_table()).claim(["a"], "A")
+        with pytest.raises(ConfigurationError, match="connect"):
+            await AsyncPostgresDedupeStore(lambda: 42).claim(["a"], "A")
+
+    asyncio.run(main())
+
+
 def test_a_schema_qualified_table(postgres_dsn: str, conn: psycopg.Connection) -> None:
     schema = _table()
     conn.execute(f"CREATE SCHEMA {schema}")
