@@ -480,3 +480,19 @@ def test_concurrent_duplicate_deliveries_from_processes_are_handled_exactly_once
     assert set(handled) == fingerprints
     assert set(handled.values()) == {1}, "an event reached two processes' handlers"
     assert Verifier(SECRET).verify(*deliveries[0])  # the deliveries were valid
+
+
+def test_a_request_that_dies_mid_handler_holds_its_events_only_until_the_lease_expires() -> None:
+    # The process is killed between claim and answer: nothing completes or releases its
+    # claims. Its events must come back once the lease is over, not after the ttl.
+    clock = FakeClock()
+    store = MemoryDedupeStore(clock=clock)  # the defaults: a five-minute lease, a one-day ttl
+    batch = batch_of(sample_events(3))
+    dead = exactly_once(batch, store)
+    assert len(dead.__enter__()) == 3  # claimed; the handler never returns
+    with exactly_once(batch, store) as new:
+        assert len(new) == 0  # the redelivery during the lease: held by the dead request
+    clock.now += 6 * 60
+    with exactly_once(batch, store) as new:
+        handled = len(new)
+    assert handled == 3, "the events of a crashed request stayed claimed beyond the lease"
