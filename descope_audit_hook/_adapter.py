@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from ._auth import BearerToken
 from ._config import ENV_VARS, kwargs_from_env
-from ._dedupe import DedupeStore, exactly_once
+from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier, log_rejection
@@ -204,9 +204,11 @@ def load_verifier(
 
 
 def check_dedupe(dedupe: object) -> DedupeStore | None:
-    """``dedupe`` if it is ``None`` or a :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
+    """``dedupe`` if it is ``None`` or a sync :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
     if dedupe is not None and not isinstance(dedupe, DedupeStore):
-        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim() and release())")
+        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim(), complete() and release())")
+    if is_async_store(dedupe):
+        raise ConfigurationError(f"dedupe must be a sync DedupeStore; {type(dedupe).__name__} is async")
     return dedupe
 
 

@@ -253,9 +253,11 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
 
     ``signed_form`` says which form of the payload the signature matched (``None`` when
     no HMAC secret is configured). ``body`` is the raw request body; it is kept out of
-    ``repr``. ``duplicates`` counts events dropped because they were seen before.
-    ``claims`` is what the Bearer token validator returned, read-only and kept out of
-    ``repr`` (``None`` when no validator checked the token).
+    ``repr``. ``duplicates`` counts events dropped because they were completed before
+    or repeated inside the delivery; ``in_progress`` those dropped because another
+    request holds them (both set by ``exactly_once``). ``claims`` is what the Bearer
+    token validator returned, read-only and kept out of ``repr`` (``None`` when no
+    validator checked the token).
 
     ``verify()`` checks every field of every event before it returns, but builds the
     ``AuditEvent`` objects on first use of ``events`` (iterating, indexing, comparing):
@@ -267,6 +269,7 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     signed_form: SignedForm | None = None
     body: bytes = field(default=b"", repr=False)
     duplicates: int = 0
+    in_progress: int = 0
     claims: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -296,6 +299,7 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
         _setattr(batch, "signed_form", signed_form)
         _setattr(batch, "body", body)
         _setattr(batch, "duplicates", 0)
+        _setattr(batch, "in_progress", 0)
         _setattr(batch, "claims", claims)
         return batch
 
