@@ -20,12 +20,13 @@ ensure_django()
 from django.contrib.auth.decorators import login_not_required  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from descope_audit_hook import (  # noqa: E402
     AsyncPostgresDedupeStore,
     AuditBatch,
+    BearerToken,
     ClaimState,
     ConfigurationError,
     DedupeStore,
@@ -252,6 +253,22 @@ def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.Monk
     with project(WEBHOOK=webhook):
         assert post(client(), "/mw/hook", body, headers).status_code == 200
         assert post(client(), "/mw/hook", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
+
+
+def test_a_token_validator_named_in_settings(clean_env: pytest.MonkeyPatch) -> None:
+    body, headers = signed(auth=BearerToken("good.token.value"))
+    other = {**headers, "Authorization": "Bearer other.token"}
+    webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_VALIDATOR": "tests.core._validators:accept"}
+    with project(WEBHOOK=webhook):
+        assert post(client(), "/mw/hook", body, headers).status_code == 200
+        assert post(client(), "/mw/hook", body, other).status_code == 401
+        assert post(client(), "/settings-hook", body, headers).status_code == 200
+    assert [b.claims for b, _, _ in received] == [{"sub": "descope-connector", "scope": "audit:write"}] * 2
+    # A top-level setting works too; an async def validator stops the middleware from loading.
+    refused = pytest.raises(ConfigurationError, match="async def token validator")
+    top_level = override_settings(DESCOPE_AUDIT_BEARER_VALIDATOR="tests.core._validators:accept_async")
+    with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=SECRET), top_level, refused:
+        client().get("/form")
 
 
 def test_missing_configuration_is_a_500_not_a_4xx(clean_env: pytest.MonkeyPatch) -> None:
