@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-from ._config import ENV_VARS, kwargs_from_env
+from ._config import ENV_VARS, check_not_open, kwargs_from_env
 from ._dedupe import DedupeStore, exactly_once
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
@@ -185,7 +185,9 @@ def load_verifier(
             merged[name] = _as_env_text(name, value)
         elif name in env:
             merged[name] = env[name]
-    return Verifier(**kwargs_from_env(merged, PREFIX))
+    kwargs = kwargs_from_env(merged, PREFIX)
+    check_not_open(kwargs, PREFIX, f"{where} or the environment")
+    return Verifier(**kwargs)
 
 
 # --- exactly once ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from descope_audit_hook.testing import sample_event, sample_events
+from descope_audit_hook.testing import SAMPLE_KINDS, sample_event, sample_events
 from tests.e2e.servers import Server, serve
 
 from ._support import CLI, get_json, run_cli
@@ -112,12 +112,13 @@ def test_builtin_samples_and_from_env(receivers: dict[str, Server]) -> None:
         "DESCOPE_AUDIT_BEARER_TOKEN": "e2e-bearer-token",
         "DESCOPE_AUDIT_HEADERS": '{"x-environment": "e2e"}',
     }
-    for sample in ("login-succeeded", "login-failed", "user-modified"):
+    # One set of names: every kind of testing.sample_event() is a --sample, sending that very event.
+    for sample in SAMPLE_KINDS:
         result = run_cli(["send", server.url + "/descope/audit", "--sample", sample, "--from-env"], env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert '"received": 1' in result.stdout
-    actions = {e["action"] for e in get_json(server.url + "/api/events?per_page=500")["events"]}
-    assert {"LoginSucceed", "LoginFailed", "UserModified"} <= actions
+    stored = [e["raw"] for e in get_json(server.url + "/api/events?per_page=500")["events"]]
+    assert all(sample_event(kind) in stored for kind in SAMPLE_KINDS)
     expected = sample_event("login_failed")
     failed = get_json(server.url + "/api/events?action=LoginFailed&user=alice%40example.com")["events"]
     assert expected in [e["raw"] for e in failed]

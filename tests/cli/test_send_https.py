@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook import Verifier
-from descope_audit_hook._receiver import make_app, make_server
+from descope_audit_hook.receiver import make_app, make_server
 
 from ._support import run_cli, serving
 
