@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from ._config import ENV_VARS, check_not_open, kwargs_from_env
 from ._dedupe import DedupeStore, exactly_once
@@ -47,12 +47,18 @@ CHUNK_SIZE = 65_536
 T = TypeVar("T")
 
 
-def missing_framework(module: str, extra: str, framework: str) -> ImportError:
-    """The error raised when an adapter's framework is not installed."""
-    return ImportError(
-        f"descope_audit_hook.{module} needs {framework}, which is not installed: "
+def missing_framework(module: str, extra: str, framework: str, cause: ImportError) -> NoReturn:
+    """Raise the error of an adapter whose framework, or one of the framework's own
+    dependencies (Django's ``asgiref``, Flask's ``werkzeug``, Starlette's ``anyio``), cannot
+    be imported: it names the pip extra that installs them all. An import error in one of
+    our own modules is a bug, not a missing install, and is raised as it is.
+    """
+    if (cause.name or "").partition(".")[0] == "descope_audit_hook":
+        raise cause
+    raise ImportError(
+        f"descope_audit_hook.{module} needs {framework}, which is not installed or not completely ({cause}): "
         f'pip install "descope-audit-hook[{extra}]"'
-    )
+    ) from cause
 
 
 class ErrorResponse(NamedTuple):

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
-from ._cli_args import Parser, argv_problem, count, host, port, positive_int, seconds
+from ._cli_args import Parser, argv_problem, count, escape_controls, host, port, positive_int, seconds
 from ._config import kwargs_from_env
 from ._errors import ConfigurationError, VerificationError
 from ._forms import FORMS, sign
@@ -170,7 +170,7 @@ def _send_auth(args: argparse.Namespace) -> Auth | None:
 
 def safe_text(text: str) -> str:
     """Untrusted text for the terminal: control characters (C0, DEL, C1) shown as ``\\xNN``."""
-    return "".join(c if c in "\n\t" or 32 <= ord(c) < 127 or ord(c) > 159 else f"\\x{ord(c):02x}" for c in text)
+    return escape_controls(text, keep="\n\t")
 
 
 def _shown_url(url: str) -> str:
@@ -231,13 +231,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         if not values:
             raise UsageError(f"no HMAC secret: pass --hmac-secret or set {PREFIX}HMAC_SECRET")
         secret = values[0]
-    if args.file == "-":
-        body = sys.stdin.buffer.read()
-    else:
-        try:
-            body = Path(args.file).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     print(sign(body, secret))
     return 0
 
@@ -521,7 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # One line, whatever a file name or a value in the message holds.
+    print(f"{PROG}: error: {escape_controls(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,16 +15,22 @@ from typing import NoReturn
 
 from ._config import parse_int
 
-__all__ = ["Parser", "argv_problem", "count", "host", "port", "positive_int", "seconds"]
+__all__ = ["Parser", "argv_problem", "count", "escape_controls", "host", "port", "positive_int", "seconds"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """Control characters (C0, DEL, C1) but those in ``keep`` shown as ``\\xNN``: one line stays one line,
+    and text from an argument or a response cannot drive the terminal."""
+    return "".join(c if c in keep or 32 <= ord(c) < 127 or ord(c) > 159 else f"\\x{ord(c):02x}" for c in text)
 
 
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line (and exit 2), like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {escape_controls(message)} (see '{self.prog} --help')\n")
 
 
 def argv_problem(argv: Sequence[str]) -> str | None:

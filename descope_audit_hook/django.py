@@ -83,9 +83,7 @@ try:
 
     from ._django_cache import CacheDedupeStore
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    if not (exc.name or "django").startswith("django"):
-        raise
-    raise missing_framework("django", "django", "Django") from exc
+    missing_framework("django", "django", "Django", exc)
 
 
 __all__ = [
