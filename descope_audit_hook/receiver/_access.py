@@ -191,11 +191,15 @@ class PageAccess:
         return hmac.new(session.encode(), b"descope-audit-page-logout", hashlib.sha256).hexdigest()
 
     def check_origin(self, environ: Environ) -> None:
-        """A form POST from another site is refused, whatever its cookies (403)."""
+        """A form POST from another site is refused, whatever its cookies (403).
+
+        ``Origin: null`` is what a browser sends under our ``Referrer-Policy: no-referrer``;
+        it says nothing, and the SameSite=Strict CSRF cookie covers that case.
+        """
         site = str(environ.get("HTTP_SEC_FETCH_SITE", "same-origin")).lower()
-        origin = str(environ.get("HTTP_ORIGIN", ""))
+        origin = str(environ.get("HTTP_ORIGIN", "null"))
         host = str(environ.get("HTTP_HOST", ""))
-        if site not in ("same-origin", "none") or (origin and origin.partition("://")[2] != host):
+        if site not in ("same-origin", "none") or (origin != "null" and origin.partition("://")[2] != host):
             raise Forbidden("cross-site form refused", code="invalid_csrf")
 
 

@@ -88,7 +88,7 @@ def render_chart(chart: Chart) -> str:
     peak = max((chart.total(slot) for slot in range(chart.slots)), default=0) or 1
     plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
     step = plot_w / chart.slots
-    bar_w = max(step * 0.8, 1.0)
+    bar_w = min(max(step * 0.8, 1.0), 48.0)
     parts = [
         f'<svg id="chart-svg" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
         f'data-origin="{chart.start}" data-width="{chart.width}" data-slots="{chart.slots}" '

@@ -37,14 +37,16 @@ ul.legend { display: flex; gap: 1rem; list-style: none; padding: 0; margin: .25r
 .swatch { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; vertical-align: -1px; }
 p.exports { margin: 0 0 1rem; font-size: .85rem; }
 div.table-wrap { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; width: 100%; font-size: .85rem; }
-th, td { border-bottom: 1px solid #d0d7de; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
-td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; width: 100%; font-size: .8rem; }
+th, td { border-bottom: 1px solid #d0d7de; padding: .35rem .45rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; }
+td.time { font-variant-numeric: tabular-nums; min-width: 6.5rem; }
+td.short { white-space: nowrap; }
+td.list { overflow-wrap: anywhere; min-width: 6rem; }
 .sev-warn { color: #9a6700; font-weight: 600; }
 .sev-error { color: #cf222e; font-weight: 600; }
-td.id { font-family: ui-monospace, monospace; font-size: .78rem; word-break: break-all; min-width: 8rem; }
-td.data { min-width: 14rem; }
+td.id { font-family: ui-monospace, monospace; font-size: .75rem; word-break: break-all; min-width: 6rem; }
+td.data { min-width: 12rem; max-width: 26rem; }
 summary { cursor: pointer; color: #0969da; }
 pre { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .78rem; }
 nav.paging { margin-top: 1rem; display: flex; gap: 1rem; align-items: center; }
@@ -112,12 +114,12 @@ def _row_html(event: Mapping[str, Any]) -> str:
         f'<td class="sev-{_e(severity)}">{_e(severity)}</td>',
         f'<td class="id">{_e(event["actorId"])}</td>',
         f'<td class="id">{_e(event["userId"])}</td>',
-        f"<td>{_e(', '.join(event['tenants']))}</td>",
-        f"<td>{_e(', '.join(event['loginIds']))}</td>",
-        f"<td>{_e(event['method'])}</td>",
-        f"<td>{_e(event['device'])}</td>",
-        f"<td>{_e(event['geo'])}</td>",
-        f"<td>{_e(event['remoteAddress'])}</td>",
+        f'<td class="list">{_e(", ".join(event["tenants"]))}</td>',
+        f'<td class="list">{_e(", ".join(event["loginIds"]))}</td>',
+        f'<td class="short">{_e(event["method"])}</td>',
+        f'<td class="short">{_e(event["device"])}</td>',
+        f'<td class="short">{_e(event["geo"])}</td>',
+        f'<td class="list">{_e(event["remoteAddress"])}</td>',
         f'<td class="data">{data_cell}</td>',
     ]
     return f'<tr data-fingerprint="{_e(event["fingerprint"])}">{"".join(cells)}</tr>'

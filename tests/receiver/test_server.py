@@ -116,3 +116,15 @@ def test_a_prompt_client_is_served(port: int) -> None:
         sock.settimeout(GIVE_UP)
         answer = read_rest(sock)
     assert status_and_json(answer)[0] == 200
+
+
+def test_a_rebinding_host_gets_400_from_the_real_server(port: int) -> None:
+    # curl -H 'Host: attacker.example:8811' http://127.0.0.1:PORT/api/events
+    for host, status in ((b"attacker.example:8811", 400), (b"127.0.0.1", 200), (b"localhost:8811", 200)):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+            sock.settimeout(GIVE_UP)
+            answer = read_rest(sock)
+        assert status_and_json(answer)[0] == status, host
+        if status == 400:
+            assert status_and_json(answer)[1]["error"] == "invalid_host"
