@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ._config import parse_int
@@ -45,25 +45,21 @@ def argv_problem(argv: Sequence[str]) -> str | None:
     return None
 
 
-def port(text: str) -> int:
-    value = parse_int(text, 0, 65535)
-    if value is None:
-        raise argparse.ArgumentTypeError("must be a port number from 0 to 65535")
-    return value
+def _integer(lower: int, upper: int, message: str) -> Callable[[str], int]:
+    """An argparse type: ASCII digits from ``lower`` to ``upper``, else ``message``."""
+
+    def parse(text: str) -> int:
+        value = parse_int(text, lower, upper)
+        if value is None:
+            raise argparse.ArgumentTypeError(message)
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = parse_int(text, 1, 2**62)
-    if value is None:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
-
-
-def count(text: str) -> int:
-    value = parse_int(text, 1, 10_000)
-    if value is None:
-        raise argparse.ArgumentTypeError("must be a positive integer, at most 10000")
-    return value
+port = _integer(0, 65535, "must be a port number from 0 to 65535")
+positive_int = _integer(1, 2**62, "must be a positive integer")
+count = _integer(1, 10_000, "must be a positive integer, at most 10000")
 
 
 def seconds(text: str) -> float:
