@@ -144,7 +144,8 @@ class AuditReceiver:
                 ("Content-Disposition", f'attachment; filename="{filename}"'),
                 *SECURITY_HEADERS,
             ]
-            return Response(200, headers, export_chunks(kind, self.store.iterate(selection)), note=kind)
+            chunks = export_chunks(kind, self.store.iterate(selection, raw=kind != "csv"))
+            return Response(200, headers, chunks, note=kind)
         total, events = self.store.query(selection)
         page = render_page(
             selection,

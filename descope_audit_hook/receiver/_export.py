@@ -26,7 +26,7 @@ EXPORTS = {
 }
 
 _CHUNK = 65_536
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 _CSV_COLUMNS = (
     "occurredAt",
     "action",
@@ -49,15 +49,17 @@ _CSV_COLUMNS = (
 
 def csv_cell(value: Any) -> str:
     """One CSV cell: lists joined by spaces, objects as JSON, formula-like text defused."""
+    if type(value) is str:  # the common case, first
+        return "'" + value if value[:1] in _FORMULA_STARTS else value
     if value is None:
-        text = ""
-    elif isinstance(value, list):
+        return ""
+    if isinstance(value, list):
         text = " ".join(map(str, value))
     elif isinstance(value, dict):
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
 def _csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:

@@ -162,8 +162,10 @@ class EventStore:
             ).fetchall()
         return int(total), [event_dict(row) for row in rows]
 
-    def iterate(self, selection: EventFilter) -> Generator[dict[str, Any], None, None]:
+    def iterate(self, selection: EventFilter, *, raw: bool = True) -> Generator[dict[str, Any], None, None]:
         """Every matching event, newest first, read in small batches: memory stays flat.
+
+        ``raw=False`` leaves out the event as received (``"raw"``), which a CSV does not show.
 
         The connection stays open until the iterator is exhausted or closed (a WSGI server
         closes the response iterable, which closes this generator).
@@ -177,7 +179,7 @@ class EventStore:
             )
             while rows := cursor.fetchmany(_EXPORT_BATCH):
                 for row in rows:
-                    yield event_dict(row)
+                    yield event_dict(row, raw=raw)
         finally:
             conn.close()
 
@@ -230,7 +232,7 @@ class EventStore:
             conn.execute("DELETE FROM page_sessions WHERE digest = ?", (digest,))
 
 
-def event_dict(row: sqlite3.Row) -> dict[str, Any]:
+def event_dict(row: sqlite3.Row, *, raw: bool = True) -> dict[str, Any]:
     """A stored event as the listing and the exports show it."""
     occurred = occurred_from_ms(row["occurred_ms"])
     return {
@@ -249,7 +251,7 @@ def event_dict(row: sqlite3.Row) -> dict[str, Any]:
         "geo": row["geo"],
         "remoteAddress": row["remote_address"],
         "data": json.loads(row["data"]),
-        "raw": json.loads(row["raw"]),
+        "raw": json.loads(row["raw"]) if raw else None,
         "signedForm": row["signed_form"],
         "receivedAt": row["received_at"],
     }
