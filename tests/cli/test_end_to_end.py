@@ -182,3 +182,28 @@ def test_default_database_is_in_the_working_directory(tmp_path: Path) -> None:
         assert "database: audit-events.db" in server.output()
     with sqlite3.connect(tmp_path / "audit-events.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("token", [None, "e2e-page-token-0123456789"])
+def test_serve_on_a_non_loopback_address_needs_a_token_for_the_page(tmp_path: Path, token: str | None) -> None:
+    env = {"DESCOPE_AUDIT_PAGE_TOKEN": token} if token else {}
+    argv = [*CLI, "serve", "--host", "0.0.0.0", "--port", "{port}", "--db", str(tmp_path / "e.db")]
+    with serve([*argv, "--hmac-secret", SECRET], env, tmp_path, ready_path="/audit.css") as server:
+        sent = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "2"])
+        assert sent.returncode == 0, sent.stdout + sent.stderr  # the webhook works on any address
+        request = urllib.request.Request(server.url + "/api/events")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert json.loads(response.read())["total"] == 2
+        else:
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            refused.value.close()
+            assert refused.value.code == 403
+        output = server.output()
+    if token:
+        assert "(log in with the access token)" in output
+        assert token not in output
+    else:
+        assert "audit page: off on a non-loopback address without an access token" in output
