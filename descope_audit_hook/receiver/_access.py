@@ -29,7 +29,7 @@ from descope_audit_hook._config import parse_int
 from descope_audit_hook._errors import AuthenticationError, ConfigurationError, PayloadError, VerificationError
 from descope_audit_hook._headers import collect
 
-from ._http import Environ, Forbidden, Response, read_body, request_headers
+from ._http import SECURITY_HEADERS, Environ, Forbidden, Response, read_body, request_headers
 from ._store import EventStore
 
 __all__ = ["LOOPBACK_NAMES", "MIN_TOKEN_LENGTH", "Grant", "PageAccess", "is_loopback"]
@@ -171,7 +171,7 @@ class PageAccess:
             _set_cookie(SESSION_COOKIE, session, SESSION_SECONDS, environ),
             _set_cookie(CSRF_COOKIE, "", 0, environ),
         ]
-        return Response(303, [("Location", "./")], note="login", cookies=cookies)
+        return Response(303, [("Location", "./"), *SECURITY_HEADERS], note="login", cookies=cookies)
 
     def logout(self, environ: Environ, store: EventStore) -> Response:
         """End the cookie's session (the form carries :meth:`logout_token`); a 303 to the login form."""
@@ -182,7 +182,10 @@ class PageAccess:
                 raise Forbidden("the logout form is not valid; load the page again", code="invalid_csrf")
             store.drop_session(_digest(session))
         return Response(
-            303, [("Location", "./login")], note="logout", cookies=[_set_cookie(SESSION_COOKIE, "", 0, environ)]
+            303,
+            [("Location", "./login"), *SECURITY_HEADERS],
+            note="logout",
+            cookies=[_set_cookie(SESSION_COOKIE, "", 0, environ)],
         )
 
     @staticmethod
