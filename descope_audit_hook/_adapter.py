@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from ._config import ENV_VARS, check_not_open, kwargs_from_env
-from ._dedupe import DedupeStore, exactly_once
+from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
@@ -200,9 +200,11 @@ def load_verifier(
 
 
 def check_dedupe(dedupe: object) -> DedupeStore | None:
-    """``dedupe`` if it is ``None`` or a :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
+    """``dedupe`` if it is ``None`` or a sync :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
     if dedupe is not None and not isinstance(dedupe, DedupeStore):
-        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim() and release())")
+        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim(), complete() and release())")
+    if is_async_store(dedupe):
+        raise ConfigurationError(f"dedupe must be a sync DedupeStore; {type(dedupe).__name__} is async")
     return dedupe
 
 

@@ -249,7 +249,9 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
 
     ``signed_form`` says which form of the payload the signature matched (``None`` when
     no HMAC secret is configured). ``body`` is the raw request body; it is kept out of
-    ``repr``. ``duplicates`` counts events dropped because they were seen before.
+    ``repr``. ``duplicates`` counts events dropped because they were completed before
+    or repeated inside the delivery; ``in_progress`` those dropped because another
+    request holds them (both set by ``exactly_once``).
 
     ``verify()`` checks every field of every event before it returns, but builds the
     ``AuditEvent`` objects on first use of ``events`` (iterating, indexing, comparing):
@@ -261,6 +263,7 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
     signed_form: SignedForm | None = None
     body: bytes = field(default=b"", repr=False)
     duplicates: int = 0
+    in_progress: int = 0
 
     @classmethod
     def _unbuilt(
@@ -278,6 +281,7 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
         _setattr(batch, "signed_form", signed_form)
         _setattr(batch, "body", body)
         _setattr(batch, "duplicates", 0)
+        _setattr(batch, "in_progress", 0)
         return batch
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names; only ``events`` is ever missing

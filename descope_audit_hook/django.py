@@ -65,7 +65,7 @@ from ._adapter import (
 )
 from ._asgi import ASGIApp, BodyLimit
 from ._config import ENV_VARS
-from ._dedupe import DedupeStore, exactly_once
+from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
@@ -215,7 +215,7 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     ``verifier=None`` uses the verifier from settings. The view is marked
     ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
     batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
-    events not seen before, and if it raises or answers 5xx the claims are released so
+    events it claimed, and if it raises or answers 5xx the claims are released so
     that the redelivery is processed.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
@@ -246,18 +246,18 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
                 manager = exactly_once(batch, dedupe)
                 fresh = await sync_to_async(manager.__enter__, thread_sensitive=False)()
                 request.descope_audit = fresh  # type: ignore[attr-defined]
-                release = sync_to_async(manager.__exit__, thread_sensitive=False)
+                finish = sync_to_async(manager.__exit__, thread_sensitive=False)
                 try:
                     response = await view(request, fresh, *args, **kwargs)
                 except BaseException as exc:  # cancellation included: release, then go on
-                    await release(type(exc), exc, exc.__traceback__)
+                    await finish(type(exc), exc, exc.__traceback__)
                     raise
                 if response.status_code >= 500:
                     # Failed as surely as if it had raised: the sender will redeliver.
                     failure = HandlerFailed()
-                    await release(HandlerFailed, failure, None)
+                    await finish(HandlerFailed, failure, None)
                 else:
-                    manager.__exit__(None, None, None)  # success: the claims stay
+                    await finish(None, None, None)  # success: the claims are completed
                 return response
 
             wrapper = cast("_Wrapped[P, R]", async_wrapper)
@@ -310,8 +310,8 @@ class AuditWebhookMiddleware:
         dedupe = conf.get("DEDUPE")
         if isinstance(dedupe, str):
             dedupe = import_string(dedupe)
-        if dedupe is not None and not isinstance(dedupe, DedupeStore):
-            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a DedupeStore or its import path')
+        if (dedupe is not None and not isinstance(dedupe, DedupeStore)) or is_async_store(dedupe):
+            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a sync DedupeStore or its import path')
         self.dedupe: DedupeStore | None = dedupe
         self._login_required = _LOGIN_REQUIRED in settings.MIDDLEWARE
 

@@ -111,8 +111,9 @@ def audit_webhook(
     """Decorate a view so that it runs only for a verified delivery, with the batch as first argument.
 
     ``dedupe``: a :class:`~descope_audit_hook.DedupeStore`; the view then sees only the
-    events not seen before (``batch.duplicates`` says how many were dropped), and if it
-    raises or answers 5xx the claims are released so that the redelivery is processed.
+    events it claimed (``batch.duplicates`` and ``batch.in_progress`` say how many were
+    dropped); if it raises or answers 5xx the claims are released so that the redelivery
+    is processed, otherwise they are completed.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")

@@ -28,7 +28,7 @@ deduplication runs around the code that handles the events::
     hook = AuditWebhook(verifier, dedupe=SQLiteDedupeStore("dedupe.db"))
 
     async def descope_audit(batch: Annotated[AuditBatch, Depends(hook)]):
-        async with hook.exactly_once(batch) as new:   # only events not seen before
+        async with hook.exactly_once(batch) as new:   # only the events this request claimed
             await store(new)                          # raises: claims released, 500
 
 or, in one call, ``return await hook.handle(request, handler)``.
@@ -170,7 +170,7 @@ class AuditWebhook:
 
     @asynccontextmanager
     async def exactly_once(self, batch: AuditBatch) -> AsyncIterator[AuditBatch]:
-        """Claim the batch's events; the body sees only new ones; its exception releases the claims.
+        """Claim the batch's events; the body sees only those; success completes them, an exception releases them.
 
         Without a ``dedupe`` store the batch is passed through unchanged. The store is
         called in a worker thread (a SQLite claim may wait on a lock; the event loop must
@@ -189,7 +189,9 @@ class AuditWebhook:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(manager.__exit__, type(exc), exc, exc.__traceback__)
             raise
-        manager.__exit__(None, None, None)  # nothing to do on success: the claims stay
+        # Success: the claims are completed, in a worker thread too.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
 
     async def handle(self, request: Request, handler: Callable[[AuditBatch], Awaitable[T]]) -> T:
         """Verify ``request`` and run ``await handler(batch)`` exactly once per event; return its result.

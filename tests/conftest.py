@@ -12,10 +12,13 @@ does not depend on the draw; new ground is covered by ``dev`` runs and by
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.engines import postgres_cluster, redis_cluster, redis_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -30,3 +33,27 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 def fixtures_dir() -> Path:
     """The directory of recorded, signed sample deliveries."""
     return FIXTURES
+
+
+# --- real engines, one of each per test session (tests/engines.py) --------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port, without persistence; tests flush what they use."""
+    with redis_server() as server:
+        yield f"redis://{server.host}:{server.port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_nodes() -> Iterator[list[tuple[str, int]]]:
+    """A three-master Redis cluster on loopback: the (host, port) of each node."""
+    with redis_cluster(3) as nodes:
+        yield nodes
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster (superuser ``postgres``, database ``postgres``): its libpq DSN."""
+    with postgres_cluster() as cluster, cluster.running() as server:
+        yield server.dsn

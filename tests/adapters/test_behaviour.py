@@ -305,10 +305,13 @@ def test_handler_failure_without_dedupe_is_a_500(make_harness: Make) -> None:
 class BrokenStore:
     """A dedupe store whose backend is down."""
 
-    def claim(self, keys: Any) -> list[bool]:
+    def claim(self, keys: Any, owner: str) -> list[Any]:
         raise ConnectionError("dedupe backend unavailable")
 
-    def release(self, keys: Any) -> None:
+    def complete(self, keys: Any, owner: str) -> None:
+        raise AssertionError("nothing was claimed")
+
+    def release(self, keys: Any, owner: str) -> None:
         raise AssertionError("nothing was claimed")
 
 

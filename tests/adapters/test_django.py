@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -24,7 +25,9 @@ from django.test import Client  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from descope_audit_hook import (  # noqa: E402
+    AsyncPostgresDedupeStore,
     AuditBatch,
+    ClaimState,
     ConfigurationError,
     DedupeStore,
     MemoryDedupeStore,
@@ -34,6 +37,7 @@ from descope_audit_hook.django import CacheDedupeStore, audit_webhook  # noqa: E
 
 VERIFIER = Verifier(SECRET, auth=BEARER)
 STORE = MemoryDedupeStore()  # DEDUPE as an import path names this
+ASYNC_POSTGRES = AsyncPostgresDedupeStore(lambda: None)  # refused: the middleware is sync
 received: list[tuple[AuditBatch, bytes, dict[str, Any]]] = []
 
 
@@ -67,19 +71,27 @@ async def decorated_async(request: HttpRequest, batch: AuditBatch) -> JsonRespon
 
 
 class ThreadRecordingStore(MemoryDedupeStore):
-    """A memory store that notes which thread each claim and release ran in."""
+    """A memory store that notes which thread each claim, complete and release ran in."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.threads: list[int] = []
+        self.calls: list[tuple[str, int]] = []
 
-    def claim(self, keys: Sequence[str]) -> list[bool]:
-        self.threads.append(threading.get_ident())
-        return super().claim(keys)
+    @property
+    def threads(self) -> list[int]:
+        return [thread for _, thread in self.calls]
 
-    def release(self, keys: Sequence[str]) -> None:
-        self.threads.append(threading.get_ident())
-        super().release(keys)
+    def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+        self.calls.append(("claim", threading.get_ident()))
+        return super().claim(keys, owner)
+
+    def complete(self, keys: Sequence[str], owner: str) -> None:
+        self.calls.append(("complete", threading.get_ident()))
+        super().complete(keys, owner)
+
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        self.calls.append(("release", threading.get_ident()))
+        super().release(keys, owner)
 
 
 ASYNC_STORE = ThreadRecordingStore()
@@ -205,6 +217,7 @@ def test_unmarked_view_is_fine_without_login_required() -> None:
         ({"PATHS": ["mw/hook"]}, "PATHS"),
         ({"PATHS": ["/mw/hook"], "PATH": "/typo"}, "unknown keys: PATH"),
         ({"PATHS": ["/mw/hook"], "DEDUPE": 3}, "DEDUPE"),
+        ({"PATHS": ["/mw/hook"], "DEDUPE": f"{__name__}.ASYNC_POSTGRES"}, "sync DedupeStore"),
     ],
 )
 def test_middleware_configuration_errors(webhook: dict[str, Any], match: str) -> None:
@@ -212,9 +225,9 @@ def test_middleware_configuration_errors(webhook: dict[str, Any], match: str) ->
         client().get("/form")
 
 
-def test_middleware_with_dedupe_from_an_import_path() -> None:
+def test_middleware_with_dedupe_from_an_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
     body, headers = signed(3)
-    STORE.release([e.fingerprint for e in VERIFIER.verify(body, headers)])
+    monkeypatch.setattr(sys.modules[__name__], "STORE", MemoryDedupeStore())  # fresh: no event seen yet
     with project(WEBHOOK={"DEDUPE": f"{__name__}.STORE"}):
         assert post(client(), "/mw/hook", body, headers).json() == {"received": 3}
         assert post(client(), "/mw/hook", body, headers).json() == {"received": 0}
@@ -275,6 +288,8 @@ def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
         audit_webhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="dedupe"):
         audit_webhook(VERIFIER, dedupe=set())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="AsyncPostgresDedupeStore is async"):
+        audit_webhook(VERIFIER, dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
 
 
 def test_under_asgi_with_the_async_client() -> None:
@@ -315,7 +330,7 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
         return statuses
 
     async_script[:] = ["raise", "500"]
-    ASYNC_STORE.threads.clear()
+    ASYNC_STORE.calls.clear()
     loop_threads.clear()
     with project():
         statuses = asyncio.run(deliver())
@@ -323,7 +338,9 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
     assert statuses == [500, 500, 200, 200]
     assert [len(batch) for batch, _, _ in received] == [3, 3, 0]
     assert received[-1][0].duplicates == 3
-    assert ASYNC_STORE.threads, "the store was never called"
+    # Two claims and releases, then a claim and a complete, then a claim of nothing new.
+    methods = [method for method, _ in ASYNC_STORE.calls]
+    assert methods == ["claim", "release", "claim", "release", "claim", "complete", "claim"]
     assert not set(ASYNC_STORE.threads) & set(loop_threads), "the store ran on the event loop's thread"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask, g
 
-from descope_audit_hook import AuditBatch, ConfigurationError, Verifier
+from descope_audit_hook import AsyncPostgresDedupeStore, AuditBatch, ConfigurationError, Verifier
 from descope_audit_hook.flask import EXTENSION_KEY, audit_webhook
 
 from ._common import BEARER, SECRET, TOKEN, clean_env, signed
@@ -187,3 +187,5 @@ def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
         audit_webhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="dedupe"):
         audit_webhook(Verifier(SECRET), dedupe={})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="sync DedupeStore"):
+        audit_webhook(Verifier(SECRET), dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
