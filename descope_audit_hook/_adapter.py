@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from ._auth import BearerToken
-from ._config import ENV_VARS, kwargs_from_env
+from ._config import ENV_VARS, check_not_open, kwargs_from_env
 from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
@@ -46,12 +46,18 @@ CHUNK_SIZE = 65_536
 T = TypeVar("T")
 
 
-def missing_framework(module: str, extra: str, framework: str) -> ImportError:
-    """The error raised when an adapter's framework is not installed."""
-    return ImportError(
-        f"descope_audit_hook.{module} needs {framework}, which is not installed: "
+def missing_framework(module: str, extra: str, framework: str, cause: ImportError) -> NoReturn:
+    """Raise the error of an adapter whose framework, or one of the framework's own
+    dependencies (Django's ``asgiref``, Flask's ``werkzeug``, Starlette's ``anyio``), cannot
+    be imported: it names the pip extra that installs them all. An import error in one of
+    our own modules is a bug, not a missing install, and is raised as it is.
+    """
+    if (cause.name or "").partition(".")[0] == "descope_audit_hook":
+        raise cause
+    raise ImportError(
+        f"descope_audit_hook.{module} needs {framework}, which is not installed or not completely ({cause}): "
         f'pip install "descope-audit-hook[{extra}]"'
-    )
+    ) from cause
 
 
 class ErrorResponse(NamedTuple):
@@ -197,7 +203,9 @@ def load_verifier(
             merged[name] = _as_env_text(name, value)
         elif name in env:
             merged[name] = env[name]
-    return Verifier(**kwargs_from_env(merged, PREFIX))
+    kwargs = kwargs_from_env(merged, PREFIX)
+    check_not_open(kwargs, PREFIX, f"{where} or the environment")
+    return Verifier(**kwargs)
 
 
 # --- exactly once ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from types import FrameType
 
 from ._adapter import require_sync
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._cli_args import Parser, argv_problem, count, escape_controls, host, port, positive_int, seconds
 from ._config import kwargs_from_env
 from ._errors import ConfigurationError, VerificationError
 from ._forms import FORMS, sign
@@ -33,6 +34,7 @@ from ._sender import (
     fetch_bearer,
     load_payload,
     parse_header_option,
+    parse_url,
     request,
     sample_payload,
 )
@@ -84,7 +86,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME:VALUE",
         help="a static header the connector sends; it must arrive with this value (repeatable)",
     )
-    group.add_argument("--max-body-bytes", type=_positive_int, metavar="N", help="body size limit (default 1048576)")
+    group.add_argument("--max-body-bytes", type=positive_int, metavar="N", help="body size limit (default 1048576)")
     group.add_argument(
         "--signed-forms", metavar="FORMS", help=f"accepted signed forms, comma-separated (default: {','.join(FORMS)})"
     )
@@ -93,12 +95,6 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept deliveries with no signature and no credentials (the connector's auth type None)",
     )
-
-
-def _positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return int(value)
 
 
 def _joined(values: Sequence[str], option: str) -> str:
@@ -220,7 +216,7 @@ def _token_request(args: argparse.Namespace) -> TokenRequest | None:
 
 def safe_text(text: str) -> str:
     """Untrusted text for the terminal: control characters (C0, DEL, C1) shown as ``\\xNN``."""
-    return "".join(c if c in "\n\t" or 32 <= ord(c) < 127 or ord(c) > 159 else f"\\x{ord(c):02x}" for c in text)
+    return escape_controls(text, keep="\n\t")
 
 
 def _shown_url(url: str) -> str:
@@ -230,6 +226,7 @@ def _shown_url(url: str) -> str:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
+    parse_url(args.url)  # a bad URL is refused before anything is printed or built
     headers = dict(parse_header_option(item) for item in args.header or ())
     auth = _send_auth(args)
     token_request = _token_request(args)
@@ -332,13 +329,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         if not values:
             raise UsageError(f"no HMAC secret: pass --hmac-secret or set {PREFIX}HMAC_SECRET")
         secret = values[0]
-    if args.file == "-":
-        body = sys.stdin.buffer.read()
-    else:
-        try:
-            body = Path(args.file).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     print(sign(body, secret))
     return 0
 
@@ -418,29 +412,70 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the audit page and the server")
+    group.add_argument(
+        "--page-token",
+        action="append",
+        metavar="TOKEN",
+        help=f"access token of the audit page and its data ({PREFIX}PAGE_TOKEN; 16+ characters; repeat to rotate); "
+        "required to show the page on a non-loopback address",
+    )
+    group.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help=f"a Host name served besides loopback and the bound address ({PREFIX}ALLOWED_HOSTS; repeatable)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="time for a whole request (line, headers, body) to arrive; later: 408 (default 30)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=count,
+        default=64,
+        metavar="N",
+        help="connections served at once; more are answered 503 (default 64)",
+    )
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ._receiver import create_app, log_requests_to_stderr, make_server
+    from .receiver import create_app, log_requests_to_stderr, make_server
 
     env = config_environ(args)
-    if args.db is not None:
-        env[PREFIX + "DB"] = args.db
-    if args.path is not None:
-        env[PREFIX + "PATH"] = args.path
+    for name, value in (("DB", args.db), ("PATH", args.path)):
+        if value is not None:
+            env[PREFIX + name] = value
+    if args.page_token:
+        env[PREFIX + "PAGE_TOKEN"] = _joined(args.page_token, "--page-token")
+    if args.allowed_host:
+        env[PREFIX + "ALLOWED_HOSTS"] = _joined(args.allowed_host, "--allowed-host")
     _check_configured(env)
-    app = create_app(env, prefix=PREFIX)
+    app = create_app(env, prefix=PREFIX, bound_host=args.host)
     log_requests_to_stderr()
     try:
-        server = make_server(args.host, args.port, app)
-    except OSError as exc:
-        _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        server = make_server(
+            args.host, args.port, app, request_timeout=args.request_timeout, max_connections=args.max_connections
+        )
+    except (OSError, UnicodeError) as exc:
+        _error(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}")
         return 1
-    host, port = args.host, server.server_address[1]
-    base = f"http://{host}:{port}"
+    port = server.server_address[1]
+    base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
     (path,) = app.hooks
-    print(f"receiving Descope audit deliveries on POST {base}{path}", flush=True)
-    print(f"audit page: {base}/   JSON: {base}/api/events   database: {app.store.path}", flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        print("warning: the audit page has no login; keep it on loopback or behind your own auth", file=sys.stderr)
+    print(f"receiving Descope audit deliveries on POST {base}{path}   database: {app.store.path}", flush=True)
+    if app.access.has_token or app.access.local_only:
+        login = " (log in with the access token)" if app.access.has_token else ""
+        print(f"audit page: {base}/{login}   JSON: {base}/api/events", flush=True)
+    else:
+        print(
+            f"audit page: off on a non-loopback address without an access token (--page-token or {PREFIX}PAGE_TOKEN)",
+            flush=True,
+        )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever()
@@ -465,7 +500,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Emulate, verify and receive Descope Audit Webhook Connector deliveries.",
         epilog="Run '%(prog)s COMMAND --help' for a command's options. Exit status: 0 ok, 1 rejected or failed, "
@@ -517,9 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--sample", choices=tuple(SAMPLES), default="mixed", help="send a built-in sample (default: mixed)"
     )
-    send.add_argument("--count", type=_positive_int, metavar="N", help="events in the mixed sample (default 10)")
+    send.add_argument("--count", type=count, metavar="N", help="events in the mixed sample (default 10)")
     send.add_argument("--seed", type=int, default=0, metavar="N", help="vary the mixed sample (default 0)")
-    send.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="default 10")
+    send.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="default 10")
     _add_oauth_options(send)
     send.set_defaults(func=_cmd_send)
 
@@ -558,11 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and show them on an audit page (GET /) and as JSON (GET /api/events).",
         epilog=_EPILOG_CONFIG + " DESCOPE_AUDIT_DB and DESCOPE_AUDIT_PATH set --db and --path.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=port, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--db", metavar="FILE", help="SQLite database (default ./audit-events.db)")
     serve.add_argument("--path", metavar="PATH", help="the webhook path (default /descope/audit)")
     _add_config_options(serve)
+    _add_serve_options(serve)
     serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser(
@@ -574,19 +610,25 @@ def build_parser() -> argparse.ArgumentParser:
         "outcome is the expected one.",
     )
     demo.add_argument("--keep-serving", action="store_true", help="leave the receiver up to browse its audit page")
-    demo.add_argument("--port", type=int, default=0, help="port for the receiver (default: a free one)")
+    demo.add_argument("--port", type=port, default=0, help="port for the receiver (default: a free one)")
     demo.add_argument("--db", metavar="FILE", help="keep the events in this SQLite file (default: temporary)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # One line, whatever a file name or a value in the message holds.
+    print(f"{PROG}: error: {escape_controls(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    problem = argv_problem(arguments)
+    if problem is not None:
+        _error(problem)
+        return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -36,7 +36,16 @@ from ._auth import ApiKey, Auth, BasicAuth, BearerToken, TokenValidator
 from ._errors import ConfigurationError
 from ._forms import FORMS
 
-__all__ = ["ENV_VARS", "import_validator", "kwargs_from_env", "parse_bool", "parse_header_pairs"]
+__all__ = [
+    "ENV_VARS",
+    "check_not_open",
+    "import_validator",
+    "kwargs_from_env",
+    "parse_bool",
+    "parse_header_pairs",
+    "parse_int",
+    "split_list",
+]
 
 ENV_VARS = (
     "HMAC_SECRET",
@@ -62,8 +71,23 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def _split(value: str) -> list[str]:
+def split_list(value: str) -> list[str]:
+    """A comma-separated variable's values, blanks dropped."""
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_int(text: str, lower: int, upper: int) -> int | None:
+    """``text`` as an int from ``lower`` to ``upper``, or ``None``.
+
+    Only ASCII digits: ``str.isdigit()`` also takes ``"²"``, which ``int()`` then refuses,
+    and ``int()`` alone takes ``"+5"``, ``"5_0"`` and Arabic-Indic digits. At most 19 digits,
+    so a hostile string never reaches ``int()``'s own digit limit.
+    """
+    text = text.strip()
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if lower <= value <= upper else None
 
 
 def parse_bool(value: str, name: str) -> bool:
@@ -126,13 +150,13 @@ def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
         validator = None
         if get("BEARER_VALIDATOR"):
             validator = import_validator(get("BEARER_VALIDATOR"), prefix + "BEARER_VALIDATOR")
-        choices.append(BearerToken(*_split(get("BEARER_TOKEN")), validator=validator))
+        choices.append(BearerToken(*split_list(get("BEARER_TOKEN")), validator=validator))
     if get("API_KEY_HEADER") or get("API_KEY"):
         if not (get("API_KEY_HEADER") and get("API_KEY")):
             raise ConfigurationError(f"{prefix}API_KEY_HEADER and {prefix}API_KEY must be set together")
-        choices.append(ApiKey(get("API_KEY_HEADER"), *_split(get("API_KEY"))))
+        choices.append(ApiKey(get("API_KEY_HEADER"), *split_list(get("API_KEY"))))
     if get("BASIC_USERNAME") or get("BASIC_PASSWORD"):
-        user, passwords = get("BASIC_USERNAME"), _split(get("BASIC_PASSWORD"))
+        user, passwords = get("BASIC_USERNAME"), split_list(get("BASIC_PASSWORD"))
         if not (user and passwords):
             raise ConfigurationError(f"{prefix}BASIC_USERNAME and {prefix}BASIC_PASSWORD must be set together")
         choices.append(BasicAuth(user, passwords[0], *((user, p) for p in passwords[1:])))
@@ -141,26 +165,40 @@ def _auth(env: Mapping[str, str], prefix: str) -> Auth | None:
     return choices[0] if choices else None
 
 
+def check_not_open(kwargs: Mapping[str, Any], prefix: str, where: str = "the environment") -> None:
+    """Refuse, naming the variables looked for, a configuration with no secret and no credential.
+
+    Such a :class:`Verifier` would accept anyone; it takes ``ALLOW_UNAUTHENTICATED`` by name.
+    """
+    if kwargs.get("hmac_secret") is None and kwargs.get("auth") is None and not kwargs.get("allow_unauthenticated"):
+        raise ConfigurationError(
+            f"no HMAC secret and no authentication in {where}, which would accept anyone: set "
+            f"{prefix}HMAC_SECRET and/or one of {prefix}BEARER_TOKEN, {prefix}API_KEY_HEADER with {prefix}API_KEY, "
+            f"{prefix}BASIC_USERNAME with {prefix}BASIC_PASSWORD (or {prefix}ALLOW_UNAUTHENTICATED=true if that "
+            "is really what you want)"
+        )
+
+
 def kwargs_from_env(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
     """Keyword arguments for :class:`Verifier` read from ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
     for name in _NOT_BLANK:
         # Fail closed: a secret variable that is present but blank is a deployment that
         # lost its secret, not a request to skip the check.
-        if prefix + name in env and not _split(env[prefix + name]):
+        if prefix + name in env and not split_list(env[prefix + name]):
             raise ConfigurationError(f"{prefix}{name} is set but empty")
     kwargs: dict[str, Any] = {"auth": _auth(env, prefix)}
-    secrets = _split(env.get(prefix + "HMAC_SECRET", ""))
+    secrets = split_list(env.get(prefix + "HMAC_SECRET", ""))
     kwargs["hmac_secret"] = secrets or None
     if env.get(prefix + "HEADERS", "").strip():
         kwargs["required_headers"] = parse_header_pairs(env[prefix + "HEADERS"], prefix + "HEADERS")
     if env.get(prefix + "MAX_BODY_BYTES", "").strip():
-        raw = env[prefix + "MAX_BODY_BYTES"].strip()
-        if not raw.isdigit():
+        limit = parse_int(env[prefix + "MAX_BODY_BYTES"], 1, 2**62)
+        if limit is None:
             raise ConfigurationError(f"{prefix}MAX_BODY_BYTES must be a positive integer")
-        kwargs["max_body_bytes"] = int(raw)
+        kwargs["max_body_bytes"] = limit
     if env.get(prefix + "SIGNED_FORMS", "").strip():
-        forms = _split(env[prefix + "SIGNED_FORMS"])
+        forms = split_list(env[prefix + "SIGNED_FORMS"])
         if not set(forms) <= set(FORMS):
             raise ConfigurationError(f"{prefix}SIGNED_FORMS must be a comma-separated subset of {', '.join(FORMS)}")
         kwargs["signed_forms"] = forms

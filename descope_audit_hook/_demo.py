@@ -33,9 +33,9 @@ from urllib.parse import parse_qs, unquote_plus
 
 from ._auth import ApiKey, BasicAuth, BearerToken
 from ._models import SignedForm
-from ._receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
 from ._sender import Response, SendError, TokenRequest, build_delivery, fetch_bearer, request, sample_payload
 from ._verifier import Verifier
+from .receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
 from .testing import signed_string
 
 __all__ = ["DEMO_LIMIT", "Case", "run_demo"]
@@ -179,8 +179,8 @@ def _cases(authority: AuthorizationServer) -> tuple[dict[str, Verifier], list[Ca
 
     mixed = sample_payload("mixed", 5)
     bearer_body, bearer_headers = deliver(mixed, bearer, "raw", static)
-    api_body, api_headers = deliver(sample_payload("login-failed"), api_key, "trimmed")
-    basic_body, basic_headers = deliver(sample_payload("user-modified"), basic, "compact")
+    api_body, api_headers = deliver(sample_payload("login_failed"), api_key, "trimmed")
+    basic_body, basic_headers = deliver(sample_payload("user_modified"), basic, "compact")
     hmac_body, hmac_headers = deliver(sample_payload("mixed", 3, seed=1), None, "compact-escaped")
 
     tampered = [dict(event) for event in mixed]
@@ -302,12 +302,19 @@ def _run_with(authority: AuthorizationServer, keep_serving: bool, port: int, db:
         print(file=out)
         verdict = "every outcome was the expected one" if not failures else f"{failures} unexpected outcome(s)"
         print(f"result: {verdict}", file=out)
-        print(f"audit page: {base}/   JSON: {base}/api/events", file=out, flush=True)
         if keep_serving:
+            print(f"audit page: {base}/   JSON: {base}/api/events", file=out, flush=True)
             print("receiver kept running; press Ctrl-C to stop", file=out, flush=True)
             log_requests_to_stderr()
             with contextlib.suppress(KeyboardInterrupt):
                 thread.join()
+        else:
+            print(
+                "the receiver has stopped; 'descope-audit-hook demo --keep-serving' keeps it up to browse "
+                "its audit page",
+                file=out,
+                flush=True,
+            )
         return 0 if not failures else 1
     finally:
         server.shutdown()

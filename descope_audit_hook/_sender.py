@@ -31,12 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 from ._auth import Auth, BearerToken
 from ._errors import ConfigurationError
 from ._models import SignedForm
-from .testing import Delivery, make_delivery, sample_event, sample_events
+from .testing import SAMPLE_KINDS, Delivery, make_delivery, sample_event, sample_events
 
 __all__ = [
     "DEFAULT_SIGNED_FORM",
@@ -50,6 +50,7 @@ __all__ = [
     "fetch_bearer",
     "load_payload",
     "parse_header_option",
+    "parse_url",
     "request",
     "sample_payload",
 ]
@@ -57,13 +58,8 @@ __all__ = [
 #: What Descope most likely signs; see the module docstring.
 DEFAULT_SIGNED_FORM: SignedForm = "raw"
 
-#: Built-in samples: CLI name -> :func:`sample_event` kind (``mixed`` uses :func:`sample_events`).
-SAMPLES: dict[str, str | None] = {
-    "login-succeeded": "login_succeed",
-    "login-failed": "login_failed",
-    "user-modified": "user_modified",
-    "mixed": None,
-}
+#: Built-in samples: the kinds of :func:`sample_event`, and ``mixed`` (:func:`sample_events`).
+SAMPLES: tuple[str, ...] = (*SAMPLE_KINDS, "mixed")
 
 _MAX_RESPONSE = 1_048_576
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -125,15 +121,14 @@ def sample_payload(name: str, count: int | None = None, seed: int = 0) -> list[d
     """The events of a built-in sample."""
     if name not in SAMPLES:
         raise UsageError(f"unknown sample {name!r}; choose from {', '.join(SAMPLES)}")
-    kind = SAMPLES[name]
-    if kind is None:
+    if name == "mixed":
         number = 10 if count is None else count
         if number < 1:
             raise UsageError("--count must be at least 1")
         return sample_events(number, seed=seed)
     if count is not None:
         raise UsageError("--count applies to the mixed sample only")
-    return [sample_event(kind)]
+    return [sample_event(name)]
 
 
 def load_payload(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]] | dict[str, Any]:
@@ -204,11 +199,16 @@ def fetch_bearer(token: TokenRequest, *, trust_any_certificate: bool = False, ti
     an answer that is not JSON, has no ``access_token`` or another ``token_type`` than
     Bearer is a :class:`SendError` whose message holds neither the secret nor a token.
     """
-    parts = urlsplit(token.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError("the token URL must be an http:// or https:// address")
-    if parts.username is not None or parts.password is not None:
+    try:
+        userinfo = "@" in urlsplit(token.url).netloc
+    except ValueError:
+        userinfo = False
+    if userinfo:
         raise UsageError("put the client credentials in --client-id and --client-secret, not in the token URL")
+    try:
+        parse_url(token.url)
+    except UsageError as exc:
+        raise UsageError(f"the token URL: {exc}") from None
     if token.auth_style not in ("header", "body"):
         raise UsageError("the auth style must be header or body")
     if not token.client_id or not token.client_secret.strip():
@@ -293,6 +293,50 @@ def _ssl_context(trust_any_certificate: bool) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes: scheme, host, port and the request target (ASCII, percent-encoded)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    target: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}" if self.port else self.host
+
+
+# Characters a request target keeps as they are; anything else (non-ASCII) is percent-encoded.
+_TARGET_SAFE = "".join(chr(c) for c in range(33, 127))
+
+
+def parse_url(url: str) -> Target:
+    """Check a URL before anything is sent; a :class:`UsageError` says what is wrong with it."""
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise UsageError("URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UsageError("URL is not valid (an unclosed '[' around an IPv6 address?)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"URL must be an http:// or https:// address, got {json.dumps(url[:200])}")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("put credentials in --basic-user/--basic-password, not in the URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError("the URL has an invalid port") from None
+    host = parts.hostname
+    if not host.startswith("[") and ":" not in host:
+        try:
+            host.encode("idna")  # what the connection will do; empty or overlong labels fail here
+        except UnicodeError:
+            raise UsageError("the URL's host name is not valid") from None
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, host, port, quote(target, safe=_TARGET_SAFE))
+
+
 def request(
     url: str,
     body: bytes,
@@ -305,29 +349,22 @@ def request(
     """Send one request and return the response. Redirects are not followed (nor does Descope, presumably)."""
     from . import __version__
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"URL must be an http:// or https:// address, got {json.dumps(url[:200])}")
-    if parts.username is not None or parts.password is not None:
-        raise UsageError("put credentials in --basic-user/--basic-password, not in the URL")
-    try:
-        port = parts.port
-    except ValueError:
-        raise UsageError("the URL has an invalid port") from None
-    host = parts.hostname
-    where = f"{host}:{port}" if port else host
+    url_parts = parse_url(url)
+    host, port, where = url_parts.host, url_parts.port, url_parts.where
     connection: http.client.HTTPConnection
-    if parts.scheme == "https":
+    if url_parts.scheme == "https":
         connection = http.client.HTTPSConnection(
             host, port, timeout=timeout, context=_ssl_context(trust_any_certificate)
         )
     else:
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    sent = {
-        "User-Agent": f"descope-audit-hook/{__version__} (connector emulator)",
-        **headers,
-        "Content-Length": str(len(body)),
+    target = url_parts.target
+    # Header values leave as UTF-8 bytes, as Go's net/http (Descope's connector) sends a
+    # string: http.client would encode them as latin-1 and fail on anything beyond it.
+    sent: dict[str, bytes] = {
+        "User-Agent": f"descope-audit-hook/{__version__} (connector emulator)".encode(),
+        **{name: value.encode("utf-8") for name, value in headers.items()},
+        "Content-Length": str(len(body)).encode(),
     }
     try:
         # The server may have answered early (a 413) and stopped reading: its answer counts.

@@ -128,9 +128,11 @@ class Verifier:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
         """Build a verifier from environment variables; see docs/configuration.md."""
-        from ._config import kwargs_from_env
+        from ._config import check_not_open, kwargs_from_env
 
-        return cls(**kwargs_from_env(environ, prefix))
+        kwargs = kwargs_from_env(environ, prefix)
+        check_not_open(kwargs, prefix)
+        return cls(**kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -14,6 +14,11 @@ The middleware (``request.descope_audit`` holds the batch in the view)::
     MIDDLEWARE = [..., "descope_audit_hook.django.AuditWebhookMiddleware", ...]
     DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit/"]}
 
+Under ASGI, wrap the application so that the size limit holds before Django reads the
+body (``asgi.py``)::
+
+    application = AuditWebhookBodyLimit(get_asgi_application())
+
 A rejected request never reaches the view: it is answered ``{"error": code, "message":
 ...}`` as JSON with the error's status (401, 400, 413; 405 for anything but ``POST``) and
 headers (``WWW-Authenticate``, ``Allow``).
@@ -50,7 +55,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._adapter import (
@@ -66,6 +71,7 @@ from ._adapter import (
     require_sync,
     run_once,
 )
+from ._asgi import ASGIApp, BodyLimit
 from ._config import ENV_VARS
 from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
@@ -85,13 +91,12 @@ try:
 
     from ._django_cache import CacheDedupeStore
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    if not (exc.name or "django").startswith("django"):
-        raise
-    raise missing_framework("django", "django", "Django") from exc
+    missing_framework("django", "django", "Django", exc)
 
 
 __all__ = [
     "SETTING",
+    "AuditWebhookBodyLimit",
     "AuditWebhookMiddleware",
     "CacheDedupeStore",
     "Decorator",
@@ -372,3 +377,38 @@ class AuditWebhookMiddleware:
                 f"{request.path_info} is a {SETTING} path but its view is not marked @login_not_required: "
                 "LoginRequiredMiddleware would redirect the webhook (it has no session) to the login page"
             )
+
+
+class AuditWebhookBodyLimit(BodyLimit):
+    """The Django ASGI application, with the webhook's size limit enforced before Django reads.
+
+    ``application = AuditWebhookBodyLimit(get_asgi_application())`` in ``asgi.py``. Django's
+    ``ASGIHandler`` reads a request's whole body (to a temporary file past 2.5 MB) before
+    any middleware runs; this wrapper reads the body of a request to a webhook path
+    itself, refuses a declared ``Content-Length`` over ``max_body_bytes`` without reading
+    it and a streamed body as soon as it passes the limit (413, our JSON), and hands Django
+    the body it read. Other paths pass through untouched.
+
+    ``paths``: default ``DESCOPE_AUDIT_WEBHOOK["PATHS"]`` (compared like the middleware's,
+    with the path without ``root_path``); give them here for views with ``@audit_webhook``.
+    ``verifier``: default the verifier from settings (only its ``max_body_bytes`` is used).
+    """
+
+    def __init__(
+        self, application: ASGIApp, *, paths: Iterable[str] | None = None, verifier: Verifier | None = None
+    ) -> None:
+        if paths is None:
+            paths = _webhook_settings().get("PATHS") or ()
+        chosen = [paths] if isinstance(paths, str) else list(paths)
+        if not chosen or not all(isinstance(p, str) and p.startswith("/") for p in chosen):
+            raise ImproperlyConfigured(
+                f'AuditWebhookBodyLimit needs the webhook paths: settings.{SETTING}["PATHS"] or paths=[...]'
+            )
+        if verifier is None:
+            settings_verifier()  # built now, so that a broken configuration stops the app at start-up
+            super().__init__(application, chosen, settings_verifier)
+        elif isinstance(verifier, Verifier):
+            fixed = verifier
+            super().__init__(application, chosen, lambda: fixed)
+        else:
+            raise ConfigurationError("AuditWebhookBodyLimit takes a Verifier (or None to read the settings)")

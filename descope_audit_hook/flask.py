@@ -54,7 +54,7 @@ try:
     from flask.typing import ResponseReturnValue
     from werkzeug.exceptions import RequestEntityTooLarge
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise missing_framework("flask", "flask", "Flask") from exc
+    missing_framework("flask", "flask", "Flask", exc)
 
 __all__ = ["EXTENSION_KEY", "View", "audit_webhook", "read_body", "verify_request"]
 

@@ -69,7 +69,7 @@ try:
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import Response
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise missing_framework("starlette", "starlette", "Starlette") from exc
+    missing_framework("starlette", "starlette", "Starlette", exc)
 
 __all__ = [
     "AuditWebhook",

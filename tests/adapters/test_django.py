@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -358,3 +359,124 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
     methods = [method for method, _ in ASYNC_STORE.calls]
     assert methods == ["claim", "release", "claim", "release", "claim", "complete", "claim"]
     assert not set(ASYNC_STORE.threads) & set(loop_threads), "the store ran on the event loop's thread"
+
+
+# --- AuditWebhookBodyLimit: the size limit before Django's ASGIHandler reads the body ------------
+
+
+class AsgiExchange:
+    """One request through an ASGI application: the body offered in chunks, what was read, what came back."""
+
+    def __init__(self, chunks: Sequence[bytes], *, headers: dict[str, str], declared: int | None = None) -> None:
+        self.chunks = list(chunks)
+        self.declared = declared
+        self.headers = headers
+        self.read = 0
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.chunks:
+            await asyncio.sleep(0.01)
+            return {"type": "http.disconnect"}
+        chunk = self.chunks.pop(0)
+        self.read += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(self.chunks)}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def run(self, app: Any, path: str = "/mw/hook") -> tuple[int, bytes]:
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        if self.declared is not None:
+            raw.append((b"content-length", str(self.declared).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), *raw],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        asyncio.run(app(scope, self.receive, self.send))
+        start = next(m for m in self.sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+        return int(start["status"]), body
+
+
+def _asgi_app(**kwargs: Any) -> Any:
+    from django.core.handlers.asgi import ASGIHandler
+
+    from descope_audit_hook.django import AuditWebhookBodyLimit
+
+    return AuditWebhookBodyLimit(ASGIHandler(), **kwargs)
+
+
+LIMIT = 2048
+
+
+def test_asgi_body_limit_passes_a_delivery_to_django() -> None:
+    body, headers = signed(3)
+    with project():
+        app = _asgi_app()
+        exchange = AsgiExchange([body[:100], body[100:]], headers=headers, declared=len(body))
+        assert exchange.run(app) == (200, b'{"received": 3}')
+    assert received[0][1] == body
+
+
+def test_asgi_body_limit_refuses_a_declared_oversize_body_before_reading() -> None:
+    _, headers = signed(3)
+    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+        exchange = AsgiExchange([b"[" * 1000] * 10, headers=headers, declared=10_000)
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
+    start = next(m for m in exchange.sent if m["type"] == "http.response.start")
+    assert (b"connection", b"close") in start["headers"]
+    assert received == []
+
+
+def test_asgi_body_limit_stops_a_streamed_body_past_the_limit() -> None:
+    _, headers = signed()
+    chunks = [b"[" * 1000] * 200  # 200 kB, no Content-Length
+    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+        exchange = AsgiExchange(chunks, headers=headers)
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
+    # Read: up to the limit, then what the lingering close drained before the client "stopped".
+    assert received == []
+    assert exchange.read <= 200_000
+
+
+@pytest.mark.parametrize(("declared", "code"), [("abc", "invalid_content_length"), ("1, 2", "invalid_content_length")])
+def test_asgi_body_limit_refuses_a_bad_length(declared: str, code: str) -> None:
+    body, headers = signed()
+    with project():
+        exchange = AsgiExchange([body], headers={**headers, "content-length": declared})
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (400, code)
+
+
+def test_asgi_body_limit_leaves_other_paths_and_departed_clients_alone() -> None:
+    _, headers = signed()
+    with project():
+        app = _asgi_app(paths=["/mw/hook"], verifier=Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT))
+        # Another path: Django reads it itself (and CSRF refuses this POST).
+        assert AsgiExchange([b"x" * 5000], headers={}).run(app, "/form")[0] == 403
+        # A client that went away before its body was read: nobody to answer, Django not called.
+        gone = AsgiExchange([], headers=headers)
+        scope = {"type": "http", "method": "POST", "path": "/mw/hook", "root_path": "", "headers": []}
+        asyncio.run(app(scope, gone.receive, gone.send))
+        assert gone.sent == []
+    assert received == []
+
+
+def test_asgi_body_limit_needs_paths() -> None:
+    with project(WEBHOOK={"PATHS": None}, MIDDLEWARE=[]), pytest.raises(ImproperlyConfigured, match="webhook paths"):
+        _asgi_app()
+    with project(), pytest.raises(ConfigurationError, match="takes a Verifier"):
+        _asgi_app(verifier="not a verifier")

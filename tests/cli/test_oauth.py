@@ -22,7 +22,7 @@ import pytest
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook._cli import main
-from descope_audit_hook._receiver import EventStore, make_app, make_server
+from descope_audit_hook.receiver import EventFilter, EventStore, make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import Server, free_port, serve
 from tests.oauth.issuer import CLIENT_ID, CLIENT_SECRET, Issuer, Recorded, Scripted
@@ -53,8 +53,6 @@ def receiver(oauth_recipe: ModuleType, tmp_path: Path) -> Iterator[tuple[str, Ev
 
 
 def stored(store: EventStore) -> int:
-    from descope_audit_hook._receiver import EventFilter
-
     return store.query(EventFilter())[0]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from descope_audit_hook import Verifier
-from descope_audit_hook._receiver import make_app, make_server
+from descope_audit_hook.receiver import make_app, make_server
 
 from ._support import run_cli, self_signed, serving
 

@@ -1,21 +1,29 @@
-"""The framework pages and docs/oauth.md show real code: excerpts of the examples, and code that runs.
+"""Every ```python block of docs/ and README.md is real code that runs.
 
-A ```python block right after ``<!-- snippet: examples/<file> -->`` must be a verbatim
-excerpt of that file (which test_examples.py and test_oauth_example.py run under a real
-server, and tests/oauth imports). A block after ``<!-- run: pytest -->`` is a test module
-a user would write: all of them are run by pytest in a subprocess. A block after
-``<!-- run: django -->`` is a Django test module, run by ``python -m django test`` against
-the example project; one after ``<!-- run: python -->`` a script. docs/oauth.md's blocks
-run with examples/ on the path and its validator's variables pointing at the loopback
-authorization server of tests/oauth/issuer.py.
+A block right after ``<!-- snippet: examples/<file> -->`` must be a verbatim excerpt of that
+file (which test_examples.py and test_oauth_example.py run under a real server, and
+tests/oauth imports). A block after ``<!-- run: pytest -->`` is a test module a user would
+write: all of them are run by pytest in a subprocess. A block after ``<!-- run: django -->``
+is a Django test module, run by ``python -m django test`` against the example project. A
+block after ``<!-- not run: <reason> -->`` is not run (a signature, say), and says why.
+docs/oauth.md's blocks (``<!-- run: python -->`` ones are scripts) run with examples/ on
+the path and its validator's variables pointing at the loopback authorization server of
+tests/oauth/issuer.py.
+
+Every other block is run: the blocks of one page in order, in one namespace (a page is a
+walk-through: a later block may use what an earlier one defined), in a fresh interpreter
+whose environment holds a test value for each ``DESCOPE_AUDIT_*`` variable and each
+``os.environ["NAME"]`` the page reads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,10 +36,13 @@ FRAMEWORK_PAGES = ["flask.md", "django.md", "fastapi.md", "starlette.md"]
 OAUTH_PAGE = "oauth.md"
 PAGES = [*FRAMEWORK_PAGES, OAUTH_PAGE]
 _BLOCK = re.compile(r"<!-- (snippet|run): ([^>]+?) -->\n```python\n(.*?)```", re.DOTALL)
+#: Every ```python block, with the marker comment on the line before it, if any (indented blocks included).
+_ANY_BLOCK = re.compile(r"(?:<!-- ([a-z ]+):? ?([^>]*?) -->\n)?( *)```python\n(.*?)^ *```", re.DOTALL | re.MULTILINE)
+ALL_PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
 
 def blocks(kind: str) -> list[tuple[str, str, str]]:
-    """``(page, argument, code)`` for every marked block of ``kind`` in the framework pages."""
+    """``(page, argument, code)`` for every marked block of ``kind`` in the framework pages and oauth.md."""
     found = []
     for page in PAGES:
         text = (ROOT / "docs" / page).read_text("utf-8")
@@ -172,3 +183,55 @@ def test_django_snippet_passes(tmp_path: Path) -> None:
     ran = re.search(r"Ran (\d+) tests", done.stderr)
     assert ran is not None, done.stderr[-2000:]
     assert int(ran.group(1)) >= 2
+
+
+def runnable(page: Path) -> list[tuple[int, str]]:
+    """``(block number, code)`` of the page's blocks to run; checks that every other block is accounted for."""
+    found = []
+    for number, match in enumerate(_ANY_BLOCK.finditer(page.read_text("utf-8")), 1):
+        marker, argument, indent, code = match.groups()
+        if marker in ("snippet", "run"):
+            continue
+        if marker == "not run":
+            assert argument.strip(), f"{page.name} block {number}: say why it is not run"
+            continue
+        assert marker is None, f"{page.name} block {number}: unknown marker {marker!r}"
+        found.append((number, textwrap.dedent("\n".join(line.removeprefix(indent) for line in code.splitlines()))))
+    return found
+
+
+RUN_PAGES = [page for page in ALL_PAGES if runnable(page)]
+
+_DRIVER = """
+import json, sys
+namespace = {"__name__": "__main__"}
+for number, code in json.load(sys.stdin):
+    exec(compile(code, f"{sys.argv[1]} block {number}", "exec"), namespace)
+print("ran", len(namespace) > 0)
+"""
+
+
+def test_every_page_with_python_has_its_blocks_run() -> None:
+    # Pages whose blocks are all excerpts or test modules are checked by the tests above.
+    assert {page.name for page in RUN_PAGES} >= {"quickstart.md", "api.md", "flask.md", "django.md", "README.md"}
+
+
+@pytest.mark.parametrize("page", RUN_PAGES, ids=lambda p: p.name)
+def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
+    blocks = runnable(page)
+    text = page.read_text("utf-8")
+    wanted = {"DESCOPE_AUDIT_HMAC_SECRET", "DESCOPE_AUDIT_BEARER_TOKEN"}
+    wanted |= set(re.findall(r'os\.environ\["(\w+)"\]', text))
+    env = {**_environment(), **{name: f"doc-test-{name.lower()}" for name in sorted(wanted)}}
+    done = subprocess.run(
+        [sys.executable, "-c", _DRIVER, page.name],
+        input=json.dumps(blocks),
+        cwd=tmp_path,
+        env={**env, "PYTHONWARNINGS": "error"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.rstrip().endswith("ran True")

@@ -71,7 +71,7 @@ def test_the_readme_send_line_gets_a_token_and_delivers(issuer: Issuer, app: tup
     env = {"PATH": "", "DESCOPE_AUDIT_HMAC_SECRET": SECRET, "DESCOPE_AUDIT_OAUTH_CLIENT_SECRET": CLIENT_SECRET}
 
     done = subprocess.run(
-        [sys.executable, "-m", "descope_audit_hook", *words[1:], "--sample", "login-failed"],
+        [sys.executable, "-m", "descope_audit_hook", *words[1:], "--sample", "login_failed"],
         env=env,
         capture_output=True,
         text=True,
