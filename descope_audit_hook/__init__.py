@@ -5,7 +5,7 @@ The core imports nothing outside the standard library; the framework adapters li
 """
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
-from ._dedupe import DedupeStore, MemoryDedupeStore, SQLiteDedupeStore, exactly_once
+from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore, exactly_once
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -17,6 +17,9 @@ from ._errors import (
 )
 from ._forms import sign
 from ._models import Action, AuditBatch, AuditEvent, Severity, SignedForm
+from ._postgres_store import AsyncPostgresDedupeStore, PostgresDedupeStore
+from ._redis_store import AsyncRedisDedupeStore, RedisDedupeStore
+from ._sqlite_store import SQLiteDedupeStore
 from ._verifier import DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER, Verifier, verify
 
 __version__ = "0.1.0"
@@ -26,18 +29,24 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Action",
     "ApiKey",
+    "AsyncDedupeStore",
+    "AsyncPostgresDedupeStore",
+    "AsyncRedisDedupeStore",
     "AuditBatch",
     "AuditEvent",
     "Auth",
     "AuthenticationError",
     "BasicAuth",
     "BearerToken",
+    "ClaimState",
     "ConfigurationError",
     "DedupeStore",
     "MemoryDedupeStore",
     "MethodNotAllowed",
     "PayloadError",
     "PayloadTooLarge",
+    "PostgresDedupeStore",
+    "RedisDedupeStore",
     "SQLiteDedupeStore",
     "Severity",
     "SignatureError",

@@ -11,16 +11,16 @@ settings) with the environment as fallback, and running a handler exactly once.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
-from ._config import ENV_VARS, kwargs_from_env
-from ._dedupe import DedupeStore, exactly_once
+from ._auth import BearerToken
+from ._config import ENV_VARS, check_not_open, kwargs_from_env
+from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
-from ._verifier import Verifier
+from ._verifier import Verifier, log_rejection
 
 __all__ = [
     "CHUNK_SIZE",
@@ -35,10 +35,9 @@ __all__ = [
     "missing_framework",
     "read_bounded",
     "reject",
+    "require_sync",
     "run_once",
 ]
-
-logger = logging.getLogger("descope_audit_hook")
 
 PREFIX = "DESCOPE_AUDIT_"
 #: Bytes asked of the server per read; the body is assembled from chunks of at most this size.
@@ -47,12 +46,18 @@ CHUNK_SIZE = 65_536
 T = TypeVar("T")
 
 
-def missing_framework(module: str, extra: str, framework: str) -> ImportError:
-    """The error raised when an adapter's framework is not installed."""
-    return ImportError(
-        f"descope_audit_hook.{module} needs {framework}, which is not installed: "
+def missing_framework(module: str, extra: str, framework: str, cause: ImportError) -> NoReturn:
+    """Raise the error of an adapter whose framework, or one of the framework's own
+    dependencies (Django's ``asgiref``, Flask's ``werkzeug``, Starlette's ``anyio``), cannot
+    be imported: it names the pip extra that installs them all. An import error in one of
+    our own modules is a bug, not a missing install, and is raised as it is.
+    """
+    if (cause.name or "").partition(".")[0] == "descope_audit_hook":
+        raise cause
+    raise ImportError(
+        f"descope_audit_hook.{module} needs {framework}, which is not installed or not completely ({cause}): "
         f'pip install "descope-audit-hook[{extra}]"'
-    )
+    ) from cause
 
 
 class ErrorResponse(NamedTuple):
@@ -76,8 +81,21 @@ def error_response(exc: VerificationError) -> ErrorResponse:
 
 def reject(exc: VerificationError) -> VerificationError:
     """Log a rejection raised by an adapter itself (the verifier logs its own), as the core does."""
-    logger.warning("descope audit webhook rejected (%d %s): %s", exc.status_code, exc.code, exc.message)
-    return exc
+    return log_rejection(exc)
+
+
+def require_sync(verifier: Verifier, where: str) -> Verifier:
+    """``verifier``, unless its token validator is ``async def``, which a synchronous path cannot await.
+
+    Raised when the app is set up, not on the first delivery.
+    """
+    auth = verifier.auth
+    if isinstance(auth, BearerToken) and auth.asynchronous:
+        raise ConfigurationError(
+            f"{where} verifies synchronously and cannot await an async def token validator: "
+            "make the validator a plain function (it is called once per delivery), or use an async path"
+        )
+    return verifier
 
 
 def incomplete_body() -> VerificationError:
@@ -185,16 +203,20 @@ def load_verifier(
             merged[name] = _as_env_text(name, value)
         elif name in env:
             merged[name] = env[name]
-    return Verifier(**kwargs_from_env(merged, PREFIX))
+    kwargs = kwargs_from_env(merged, PREFIX)
+    check_not_open(kwargs, PREFIX, f"{where} or the environment")
+    return Verifier(**kwargs)
 
 
 # --- exactly once ----------------------------------------------------------------------------
 
 
 def check_dedupe(dedupe: object) -> DedupeStore | None:
-    """``dedupe`` if it is ``None`` or a :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
+    """``dedupe`` if it is ``None`` or a sync :class:`DedupeStore`; a :class:`ConfigurationError` otherwise."""
     if dedupe is not None and not isinstance(dedupe, DedupeStore):
-        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim() and release())")
+        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim(), complete() and release())")
+    if is_async_store(dedupe):
+        raise ConfigurationError(f"dedupe must be a sync DedupeStore; {type(dedupe).__name__} is async")
     return dedupe
 
 

@@ -5,24 +5,55 @@ without downtime: configure old and new, switch the connector, drop the old one.
 Every comparison is on bytes with :func:`hmac.compare_digest`, and every configured
 value is checked, whether or not an earlier one already matched, so the time taken
 does not tell which one (or whether one) matched.
+
+A Bearer token that changes on every fetch (the connector's OAuth 2.0 type, usually a
+JWT) is checked by a *validator*, a callable of the user's that returns the token's
+claims or raises. Whatever it raises (any ``Exception``) or returns instead of claims is
+a 401; it is never logged with the token, only with the class of what it raised.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
-from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Protocol, Union, runtime_checkable
 
 from ._errors import AuthenticationError, ConfigurationError
 from ._headers import header_bytes, single
 
-__all__ = ["ApiKey", "Auth", "BasicAuth", "BearerToken", "RequiredHeaders", "check_secret"]
+__all__ = [
+    "ApiKey",
+    "Auth",
+    "BasicAuth",
+    "BearerToken",
+    "Claims",
+    "RequiredHeaders",
+    "RunSync",
+    "TokenValidator",
+    "check_secret",
+    "is_async_callable",
+]
 
 _REALM = 'realm="descope-audit-hook"'
 _FORBIDDEN = frozenset("\r\n\x00")
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+# Only such a token is handed to a validator: a JWT always is one, and user code never sees
+# spaces, control characters or non-ASCII text an attacker put in the header.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+#: What a token validator returns: the token's validated claims, a non-empty mapping.
+Claims = Mapping[str, Any]
+#: ``validate(token) -> claims`` (or raises); ``async def`` validators are awaited by the async paths.
+TokenValidator = Callable[[str], Union[Claims, Awaitable[Union[Claims, None]], None]]
+#: How an async caller runs a sync validator off its event loop: ``await run_sync(validator, token)``.
+RunSync = Callable[[Callable[[str], Any], str], Awaitable[Any]]
 
 
 def check_secret(value: object, what: str) -> bytes:
@@ -87,20 +118,57 @@ class Auth(Protocol):
 
 
 class BearerToken:
-    """``Authorization: Bearer <token>`` (the connector's "Bearer token" and OAuth types)."""
+    """``Authorization: Bearer <token>``: the connector's "Bearer token" and OAuth 2.0 types.
 
-    __slots__ = ("_tokens",)
+    ``BearerToken("token")`` accepts fixed tokens (several, to rotate).
+    ``BearerToken(validator=validate)`` accepts any token for which ``validate(token)``
+    returns the claims (a non-empty mapping); it may be ``async def`` for the async
+    adapters. With both, a token equal to a fixed one is accepted without calling the
+    validator: ``BearerToken("old-fixed-token", validator=validate)`` while a connector
+    moves from a fixed token to OAuth.
+    """
+
+    __slots__ = ("_asynchronous", "_tokens", "_validator")
     header_names = frozenset({"authorization"})
 
-    def __init__(self, *tokens: str) -> None:
-        if not tokens:
-            raise ConfigurationError("BearerToken needs at least one token")
+    def __init__(self, *tokens: str, validator: TokenValidator | None = None) -> None:
+        if not tokens and validator is None:
+            raise ConfigurationError("BearerToken needs at least one token or a validator")
+        if validator is not None and not callable(validator):
+            raise ConfigurationError("BearerToken validator must be callable")
         self._tokens = tuple(_header_secret(t, "bearer token") for t in tokens)
+        self._validator = validator
+        self._asynchronous = validator is not None and is_async_callable(validator)
 
     def __repr__(self) -> str:
-        return f"BearerToken(<{len(self._tokens)} token(s) hidden>)"
+        parts = [f"<{len(self._tokens)} token(s) hidden>"] if self._tokens else []
+        if self._validator is not None:
+            parts.append(f"validator={_describe(self._validator)}")
+        return f"BearerToken({', '.join(parts)})"
+
+    @property
+    def validator(self) -> TokenValidator | None:
+        """The validator, or ``None`` when only fixed tokens are accepted."""
+        return self._validator
+
+    @property
+    def asynchronous(self) -> bool:
+        """Whether the validator is ``async def`` (only the async paths can await it)."""
+        return self._asynchronous
 
     def check(self, found: Mapping[str, list[str]]) -> None:
+        """The whole check, the validator included (called here, so it must be synchronous)."""
+        token = self.unvalidated(found)
+        if token is not None:
+            self.validate(token)
+
+    def unvalidated(self, found: Mapping[str, list[str]]) -> str | None:
+        """The received token if it still needs the validator; ``None`` if it is a fixed one.
+
+        Raises :class:`AuthenticationError` for a missing or malformed token, and for one
+        equal to no fixed token when there is no validator. The verifier runs this with
+        the other cheap checks and calls the validator only after them all.
+        """
         value = single(found, "authorization", AuthenticationError)
         if value is None:
             raise _challenge("missing_credentials", "Bearer")
@@ -108,11 +176,115 @@ class BearerToken:
         token = token.strip(" \t")
         if scheme.lower() != "bearer" or not token:
             raise _challenge("malformed_credentials", "Bearer")
-        if not _any_equal(token, self._tokens):
+        if self._tokens and _any_equal(token, self._tokens):
+            return None
+        if self._validator is None:
             raise _challenge("invalid_credentials", "Bearer")
+        if not _B64TOKEN.fullmatch(token):
+            raise _challenge("malformed_credentials", "Bearer")
+        return token
+
+    def validate(self, token: str) -> Claims:
+        """The validator's claims for ``token``, or :class:`AuthenticationError` (``invalid_credentials``)."""
+        validator = self._validator
+        if validator is None or self._asynchronous:
+            raise ConfigurationError(
+                "BearerToken has no synchronous validator: an async def validator needs an async path "
+                "(Starlette/FastAPI, a Django async view, or Verifier.verify_async())"
+            )
+        result, failure = _outcome(validator, token)
+        if failure is None and inspect.isawaitable(result):
+            _discard(result)
+            raise ConfigurationError(
+                "the BearerToken validator returned an awaitable: "
+                "use an async path (Starlette/FastAPI, a Django async view, or Verifier.verify_async())"
+            )
+        return _claims(result, failure)
+
+    async def validate_async(self, token: str, run_sync: RunSync) -> Claims:
+        """:meth:`validate` for an event loop: an async validator is awaited, a sync one runs in ``run_sync``."""
+        validator = self._validator
+        if validator is None:
+            raise ConfigurationError("BearerToken has no validator")
+        if self._asynchronous:
+            result, failure = await _awaited(lambda: validator(token))
+        else:
+            # The call and whatever it raises stay in the worker thread; only the outcome
+            # comes back. (A StopIteration cannot be set on an asyncio future: raised across
+            # the thread boundary it would leave the request waiting forever.)
+            result, failure = await run_sync(functools.partial(_outcome, validator), token)
+            if failure is None and inspect.isawaitable(result):  # a plain function that returned a coroutine
+                result, failure = await _awaited(lambda: result)
+        return _claims(result, failure)
 
     def connector_headers(self) -> dict[str, str]:
+        if not self._tokens:
+            raise ConfigurationError(
+                "BearerToken(validator=...) has no fixed token to send: pass a token from your authorization "
+                "server, BearerToken(token), or use 'descope-audit-hook send --oauth-token-url ...'"
+            )
         return {"Authorization": "Bearer " + self._tokens[0].decode("utf-8")}
+
+
+def is_async_callable(func: object) -> bool:
+    """Whether calling ``func`` gives a coroutine: ``async def``, a partial of one, or ``async def __call__``."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
+
+
+def _describe(func: object) -> str:
+    # Names only: an object's own repr could hold a secret (an introspection client's).
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    module = getattr(func, "__module__", None) or type(func).__module__
+    return f"{module}.{name}"
+
+
+def _outcome(validator: Callable[[str], Any], token: str) -> tuple[Any, str | None]:
+    """``(result, None)``, or ``(None, what it raised)``: whatever the user's code raises is a 401."""
+    try:
+        return validator(token), None
+    except Exception as exc:  # a BaseException (cancellation, KeyboardInterrupt) goes through
+        # Only the class name is kept: the exception's message may hold the token.
+        return None, f"the token validator raised {type(exc).__name__}"
+
+
+async def _awaited(call: Callable[[], Any]) -> tuple[Any, str | None]:
+    try:
+        return await call(), None
+    except Exception as exc:
+        return None, f"the token validator raised {type(exc).__name__}"
+
+
+def _discard(result: object) -> None:
+    close = getattr(result, "close", None)
+    if inspect.iscoroutine(result) and callable(close):
+        close()  # no "coroutine was never awaited" warning on top of the error
+
+
+def _claims(result: object, failure: str | None) -> Claims:
+    """The validator's answer as read-only claims; a failure, or anything but a non-empty mapping, is a 401.
+
+    The error is raised here, outside any ``except`` block, so that the validator's own
+    exception is neither chained to it nor kept as its context.
+    """
+    if failure is None:
+        if isinstance(result, Mapping):
+            try:
+                claims = dict(result)
+            except Exception as exc:
+                failure = f"the token validator's claims could not be read ({type(exc).__name__})"
+            else:
+                if claims:
+                    return MappingProxyType(claims)
+                failure = "the token validator returned no claims (an empty mapping)"
+        else:
+            failure = f"the token validator returned {type(result).__name__}, not the claims"
+    raise _refused(failure)
+
+
+def _refused(detail: str) -> AuthenticationError:
+    return _challenge("invalid_credentials", "Bearer", detail)
 
 
 class ApiKey:
@@ -231,9 +403,9 @@ class RequiredHeaders:
         return {name: value.decode("utf-8") for name, value in self._expected.items()}
 
 
-def _challenge(code: str, scheme: str) -> AuthenticationError:
+def _challenge(code: str, scheme: str, detail: str | None = None) -> AuthenticationError:
     message = {
         "missing_credentials": "missing credentials",
         "malformed_credentials": "malformed credentials",
     }.get(code, "invalid credentials")
-    return AuthenticationError(message, code=code, headers={"WWW-Authenticate": f"{scheme} {_REALM}"})
+    return AuthenticationError(message, code=code, headers={"WWW-Authenticate": f"{scheme} {_REALM}"}, detail=detail)

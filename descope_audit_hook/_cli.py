@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
+from ._adapter import require_sync
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._cli_args import Parser, argv_problem, count, escape_controls, host, port, positive_int, seconds
 from ._config import kwargs_from_env
 from ._errors import ConfigurationError, VerificationError
 from ._forms import FORMS, sign
@@ -26,10 +28,13 @@ from ._sender import (
     DEFAULT_SIGNED_FORM,
     SAMPLES,
     SendError,
+    TokenRequest,
     UsageError,
     build_delivery,
+    fetch_bearer,
     load_payload,
     parse_header_option,
+    parse_url,
     request,
     sample_payload,
 )
@@ -39,11 +44,17 @@ __all__ = ["build_parser", "config_environ", "main", "safe_text", "verifier_from
 
 PREFIX = "DESCOPE_AUDIT_"
 PROG = "descope-audit-hook"
-_AUTH_GROUPS = (("BEARER_TOKEN",), ("API_KEY_HEADER", "API_KEY"), ("BASIC_USERNAME", "BASIC_PASSWORD"))
+_AUTH_GROUPS = (
+    ("BEARER_TOKEN", "BEARER_VALIDATOR"),
+    ("API_KEY_HEADER", "API_KEY"),
+    ("BASIC_USERNAME", "BASIC_PASSWORD"),
+)
+#: Read by ``send`` only: the OAuth client secret, kept off the command line.
+OAUTH_SECRET_VAR = PREFIX + "OAUTH_CLIENT_SECRET"
 
 _EPILOG_CONFIG = (
     "Each configuration option overrides its DESCOPE_AUDIT_* environment variable "
-    "(HMAC_SECRET, BEARER_TOKEN, API_KEY_HEADER, API_KEY, BASIC_USERNAME, BASIC_PASSWORD, HEADERS, "
+    "(HMAC_SECRET, BEARER_TOKEN, BEARER_VALIDATOR, API_KEY_HEADER, API_KEY, BASIC_USERNAME, BASIC_PASSWORD, HEADERS, "
     "MAX_BODY_BYTES, SIGNED_FORMS, ALLOW_UNAUTHENTICATED, ...), the same variables Verifier.from_env() reads. "
     "Prefer the variables for secrets: command lines are visible to other local users."
 )
@@ -58,6 +69,11 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         "--hmac-secret", action="append", metavar="SECRET", help="the connector's HMAC secret; repeat to rotate"
     )
     group.add_argument("--bearer-token", action="append", metavar="TOKEN", help="Bearer token; repeat to rotate")
+    group.add_argument(
+        "--bearer-validator",
+        metavar="MODULE:FUNC",
+        help="Bearer/OAuth 2.0 type: a token validator's import path (importable: installed or on PYTHONPATH)",
+    )
     group.add_argument("--api-key-header", metavar="NAME", help="API key type: the header name (the key)")
     group.add_argument("--api-key", action="append", metavar="VALUE", help="API key type: the value; repeat to rotate")
     group.add_argument("--basic-user", metavar="USER", help="Basic type: the username")
@@ -70,7 +86,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME:VALUE",
         help="a static header the connector sends; it must arrive with this value (repeatable)",
     )
-    group.add_argument("--max-body-bytes", type=_positive_int, metavar="N", help="body size limit (default 1048576)")
+    group.add_argument("--max-body-bytes", type=positive_int, metavar="N", help="body size limit (default 1048576)")
     group.add_argument(
         "--signed-forms", metavar="FORMS", help=f"accepted signed forms, comma-separated (default: {','.join(FORMS)})"
     )
@@ -79,12 +95,6 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept deliveries with no signature and no credentials (the connector's auth type None)",
     )
-
-
-def _positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return int(value)
 
 
 def _joined(values: Sequence[str], option: str) -> str:
@@ -102,6 +112,7 @@ def config_environ(args: argparse.Namespace, base: Mapping[str, str] | None = No
         env[PREFIX + "HMAC_SECRET"] = _joined(args.hmac_secret, "--hmac-secret")
     given = {
         "BEARER_TOKEN": _joined(args.bearer_token, "--bearer-token") if args.bearer_token else None,
+        "BEARER_VALIDATOR": args.bearer_validator,
         "API_KEY_HEADER": args.api_key_header,
         "API_KEY": _joined(args.api_key, "--api-key") if args.api_key else None,
         "BASIC_USERNAME": args.basic_user,
@@ -133,7 +144,7 @@ def _check_configured(env: Mapping[str, str]) -> None:
     if kwargs["hmac_secret"] is None and kwargs["auth"] is None and not kwargs["allow_unauthenticated"]:
         raise UsageError(
             "no HMAC secret and no authentication configured: pass --hmac-secret and/or one of "
-            "--bearer-token, --api-key-header with --api-key, --basic-user with --basic-password "
+            "--bearer-token, --bearer-validator, --api-key-header with --api-key, --basic-user with --basic-password "
             "(or set the DESCOPE_AUDIT_* variables), or --allow-unauthenticated"
         )
 
@@ -141,7 +152,7 @@ def _check_configured(env: Mapping[str, str]) -> None:
 def verifier_from_args(args: argparse.Namespace) -> Verifier:
     env = config_environ(args)
     _check_configured(env)
-    return Verifier.from_env(env, prefix=PREFIX)
+    return require_sync(Verifier.from_env(env, prefix=PREFIX), "the command line")
 
 
 # --- send ----------------------------------------------------------------------------------
@@ -154,6 +165,7 @@ def _send_auth(args: argparse.Namespace) -> Auth | None:
             ("--bearer-token", args.bearer_token is not None),
             ("--api-key-header/--api-key", args.api_key_header is not None or args.api_key is not None),
             ("--basic-user/--basic-password", args.basic_user is not None or args.basic_password is not None),
+            ("--oauth-token-url", args.oauth_token_url is not None),
         )
         if present
     ]
@@ -172,9 +184,39 @@ def _send_auth(args: argparse.Namespace) -> Auth | None:
     return None
 
 
+def _token_request(args: argparse.Namespace) -> TokenRequest | None:
+    """The OAuth 2.0 options as a token request; ``None`` without ``--oauth-token-url``."""
+    if args.oauth_token_url is None:
+        given = [
+            option
+            for option, value in (
+                ("--client-id", args.client_id),
+                ("--client-secret", args.client_secret),
+                ("--scope", args.scope),
+                ("--auth-style", args.auth_style),
+                ("--token-header", args.token_header),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} need --oauth-token-url")
+        return None
+    if not args.client_id:
+        raise UsageError("--oauth-token-url needs --client-id")
+    secret = args.client_secret if args.client_secret is not None else os.environ.get(OAUTH_SECRET_VAR)
+    if secret is None:
+        raise UsageError(f"--oauth-token-url needs the client secret: set {OAUTH_SECRET_VAR} (or pass --client-secret)")
+    if not secret.strip():
+        raise UsageError("the client secret must not be empty")
+    headers = dict(parse_header_option(item, "--token-header") for item in args.token_header or ())
+    return TokenRequest(
+        args.oauth_token_url, args.client_id, secret, tuple(args.scope or ()), args.auth_style or "header", headers
+    )
+
+
 def safe_text(text: str) -> str:
     """Untrusted text for the terminal: control characters (C0, DEL, C1) shown as ``\\xNN``."""
-    return "".join(c if c in "\n\t" or 32 <= ord(c) < 127 or ord(c) > 159 else f"\\x{ord(c):02x}" for c in text)
+    return escape_controls(text, keep="\n\t")
 
 
 def _shown_url(url: str) -> str:
@@ -184,13 +226,22 @@ def _shown_url(url: str) -> str:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
+    parse_url(args.url)  # a bad URL is refused before anything is printed or built
     headers = dict(parse_header_option(item) for item in args.header or ())
     auth = _send_auth(args)
+    token_request = _token_request(args)
     secret: str | None = args.hmac_secret
     if args.from_env:
-        kwargs = kwargs_from_env(os.environ, PREFIX)
-        if auth is None:
+        # The receiver's token validator is not the sender's business (nor need it import here).
+        env = {k: v for k, v in os.environ.items() if k != PREFIX + "BEARER_VALIDATOR"}
+        kwargs = kwargs_from_env(env, PREFIX)
+        if auth is None and token_request is None:
             auth = kwargs["auth"]
+            if auth is None and os.environ.get(PREFIX + "BEARER_VALIDATOR", "").strip():
+                raise UsageError(
+                    f"{PREFIX}BEARER_VALIDATOR is set: the connector's OAuth type fetches its token; "
+                    "pass --oauth-token-url, --client-id and the client secret"
+                )
         if secret is None and kwargs["hmac_secret"]:
             secret = kwargs["hmac_secret"][0]
         for name, value in (kwargs.get("required_headers") or {}).items():
@@ -203,12 +254,14 @@ def _cmd_send(args: argparse.Namespace) -> int:
         payload = load_payload(args.file, sys.stdin)
     else:
         payload = sample_payload(args.sample, args.count, args.seed)
-    body, sent_headers = build_delivery(
-        payload, hmac_secret=secret, auth=auth, headers=headers, signed_form=args.signed_form
-    )
     events = len(payload) if isinstance(payload, list) else 1
     if events > 100:
         print(f"{PROG}: note: Descope sends at most 100 events per request; sending {events}", file=sys.stderr)
+    if token_request is not None:
+        auth = _fetch_token(token_request, args)
+    body, sent_headers = build_delivery(
+        payload, hmac_secret=secret, auth=auth, headers=headers, signed_form=args.signed_form
+    )
     signed = f"signed ({args.signed_form} form)" if secret is not None else "unsigned"
     print(f"POST {_shown_url(args.url)}: {events} event(s), {len(body)} bytes, {signed}", flush=True)
     response = request(
@@ -224,6 +277,48 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_token(token: TokenRequest, args: argparse.Namespace) -> Auth:
+    """The grant, announced and reported without the secret or the token."""
+    scope = f", scope {' '.join(token.scopes)}" if token.scopes else ""
+    print(
+        f"POST {_shown_url(token.url)}: client credentials grant, {token.auth_style} authentication{scope}", flush=True
+    )
+    grant = fetch_bearer(token, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout)
+    details = [f"expires in {grant.expires_in} s"] if type(grant.expires_in) is int else []
+    if isinstance(grant.scope, str) and grant.scope:
+        details.append(f"scope {safe_text(grant.scope[:200])}")
+    print("got a Bearer token" + (f" ({', '.join(details)})" if details else ""), flush=True)
+    return grant.auth
+
+
+def _add_oauth_options(send: argparse.ArgumentParser) -> None:
+    """``send``'s OAuth 2.0 client-credentials options: the connector's auth_url, client_id, ... settings."""
+    oauth = send.add_argument_group(
+        "OAuth 2.0 client credentials (the connector's OAuth type: it fetches a token and sends it as Bearer)"
+    )
+    oauth.add_argument("--oauth-token-url", metavar="URL", help="the authorization server's token endpoint")
+    oauth.add_argument("--client-id", metavar="ID", help="the client id")
+    oauth.add_argument(
+        "--client-secret",
+        metavar="SECRET",
+        help=f"the client secret (default: {OAUTH_SECRET_VAR}; prefer the variable, command lines are visible)",
+    )
+    oauth.add_argument(
+        "--scope", action="append", metavar="SCOPE", help="a scope to ask for (repeatable, or space-separated)"
+    )
+    oauth.add_argument(
+        "--auth-style",
+        choices=("header", "body"),
+        help="how the client authenticates to the token endpoint: HTTP Basic (header, the default) or form fields",
+    )
+    oauth.add_argument(
+        "--token-header",
+        action="append",
+        metavar="NAME:VALUE",
+        help="an extra header on the token request (repeatable)",
+    )
+
+
 # --- sign ----------------------------------------------------------------------------------
 
 
@@ -234,13 +329,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         if not values:
             raise UsageError(f"no HMAC secret: pass --hmac-secret or set {PREFIX}HMAC_SECRET")
         secret = values[0]
-    if args.file == "-":
-        body = sys.stdin.buffer.read()
-    else:
-        try:
-            body = Path(args.file).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     print(sign(body, secret))
     return 0
 
@@ -320,29 +412,70 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the audit page and the server")
+    group.add_argument(
+        "--page-token",
+        action="append",
+        metavar="TOKEN",
+        help=f"access token of the audit page and its data ({PREFIX}PAGE_TOKEN; 16+ characters; repeat to rotate); "
+        "required to show the page on a non-loopback address",
+    )
+    group.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help=f"a Host name served besides loopback and the bound address ({PREFIX}ALLOWED_HOSTS; repeatable)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="time for a whole request (line, headers, body) to arrive; later: 408 (default 30)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=count,
+        default=64,
+        metavar="N",
+        help="connections served at once; more are answered 503 (default 64)",
+    )
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ._receiver import create_app, log_requests_to_stderr, make_server
+    from .receiver import create_app, log_requests_to_stderr, make_server
 
     env = config_environ(args)
-    if args.db is not None:
-        env[PREFIX + "DB"] = args.db
-    if args.path is not None:
-        env[PREFIX + "PATH"] = args.path
+    for name, value in (("DB", args.db), ("PATH", args.path)):
+        if value is not None:
+            env[PREFIX + name] = value
+    if args.page_token:
+        env[PREFIX + "PAGE_TOKEN"] = _joined(args.page_token, "--page-token")
+    if args.allowed_host:
+        env[PREFIX + "ALLOWED_HOSTS"] = _joined(args.allowed_host, "--allowed-host")
     _check_configured(env)
-    app = create_app(env, prefix=PREFIX)
+    app = create_app(env, prefix=PREFIX, bound_host=args.host)
     log_requests_to_stderr()
     try:
-        server = make_server(args.host, args.port, app)
-    except OSError as exc:
-        _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        server = make_server(
+            args.host, args.port, app, request_timeout=args.request_timeout, max_connections=args.max_connections
+        )
+    except (OSError, UnicodeError) as exc:
+        _error(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}")
         return 1
-    host, port = args.host, server.server_address[1]
-    base = f"http://{host}:{port}"
+    port = server.server_address[1]
+    base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
     (path,) = app.hooks
-    print(f"receiving Descope audit deliveries on POST {base}{path}", flush=True)
-    print(f"audit page: {base}/   JSON: {base}/api/events   database: {app.store.path}", flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        print("warning: the audit page has no login; keep it on loopback or behind your own auth", file=sys.stderr)
+    print(f"receiving Descope audit deliveries on POST {base}{path}   database: {app.store.path}", flush=True)
+    if app.access.has_token or app.access.local_only:
+        login = " (log in with the access token)" if app.access.has_token else ""
+        print(f"audit page: {base}/{login}   JSON: {base}/api/events", flush=True)
+    else:
+        print(
+            f"audit page: off on a non-loopback address without an access token (--page-token or {PREFIX}PAGE_TOKEN)",
+            flush=True,
+        )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever()
@@ -367,7 +500,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Emulate, verify and receive Descope Audit Webhook Connector deliveries.",
         epilog="Run '%(prog)s COMMAND --help' for a command's options. Exit status: 0 ok, 1 rejected or failed, "
@@ -419,9 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--sample", choices=tuple(SAMPLES), default="mixed", help="send a built-in sample (default: mixed)"
     )
-    send.add_argument("--count", type=_positive_int, metavar="N", help="events in the mixed sample (default 10)")
+    send.add_argument("--count", type=count, metavar="N", help="events in the mixed sample (default 10)")
     send.add_argument("--seed", type=int, default=0, metavar="N", help="vary the mixed sample (default 0)")
-    send.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="default 10")
+    send.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="default 10")
+    _add_oauth_options(send)
     send.set_defaults(func=_cmd_send)
 
     sign_cmd = commands.add_parser(
@@ -459,11 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and show them on an audit page (GET /) and as JSON (GET /api/events).",
         epilog=_EPILOG_CONFIG + " DESCOPE_AUDIT_DB and DESCOPE_AUDIT_PATH set --db and --path.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=port, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--db", metavar="FILE", help="SQLite database (default ./audit-events.db)")
     serve.add_argument("--path", metavar="PATH", help="the webhook path (default /descope/audit)")
     _add_config_options(serve)
+    _add_serve_options(serve)
     serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser(
@@ -475,19 +610,25 @@ def build_parser() -> argparse.ArgumentParser:
         "outcome is the expected one.",
     )
     demo.add_argument("--keep-serving", action="store_true", help="leave the receiver up to browse its audit page")
-    demo.add_argument("--port", type=int, default=0, help="port for the receiver (default: a free one)")
+    demo.add_argument("--port", type=port, default=0, help="port for the receiver (default: a free one)")
     demo.add_argument("--db", metavar="FILE", help="keep the events in this SQLite file (default: temporary)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # One line, whatever a file name or a value in the message holds.
+    print(f"{PROG}: error: {escape_controls(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    problem = argv_problem(arguments)
+    if problem is not None:
+        _error(problem)
+        return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

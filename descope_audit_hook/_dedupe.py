@@ -1,51 +1,144 @@
-"""Exactly-once handling: deduplication stores keyed by :attr:`AuditEvent.fingerprint`.
+"""Exactly-once handling: the dedupe store protocol, the rules every store shares, :func:`exactly_once`.
 
 Descope sends no delivery id and (as far as anyone has documented) redelivers what was
 not acknowledged with a 2xx, so the same event can arrive twice, even twice at once on
 two workers. :func:`exactly_once` claims every event of a verified batch in a
-:class:`DedupeStore` *before* the handler runs, hands the handler only the events it
-claimed, and releases those claims if the handler raises, so that the redelivery is
-processed. See docs/reliability.md for the guarantees and their limits.
+:class:`DedupeStore` *before* the handler runs and hands the handler only the events it
+claimed. A claim is a *lease*: the event is recorded in progress, held by this request's
+owner token until the lease expires; the handler's success marks it completed for the
+``ttl``; its failure releases the lease, so that the redelivery is processed. A process
+killed mid-handler releases nothing, but its leases expire. See docs/reliability.md.
+
+The stores live in their own modules (memory here; SQLite, Redis, PostgreSQL, the Django
+cache beside it); this one holds what they share.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
-import os
-import re
-import sqlite3
+import secrets
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from enum import Enum
 from typing import Protocol, Union, runtime_checkable
 
 from ._errors import ConfigurationError
 from ._models import AuditBatch
 
 __all__ = [
+    "CLAIM_ROUNDS",
+    "COMPLETED_VALUE",
+    "DEFAULT_DEDUPE_LEASE",
     "DEFAULT_DEDUPE_TTL",
+    "IN_PROGRESS_VALUE",
+    "AsyncDedupeStore",
+    "ClaimState",
     "DedupeStore",
+    "LeasedStore",
     "MemoryDedupeStore",
-    "SQLiteDedupeStore",
     "TTLArg",
+    "batch_keys",
     "check_keys",
+    "check_owner",
+    "check_prefix",
+    "checked_states",
     "exactly_once",
+    "is_async_store",
+    "new_owner",
+    "split_batch",
     "ttl_seconds",
 ]
 
 logger = logging.getLogger("descope_audit_hook")
 
-#: How long a claim is remembered unless told otherwise. Descope documents no retry
-#: horizon; set ``ttl`` to at least the longest delay after which a redelivery may come.
+#: How long a completed event is remembered unless told otherwise. Descope documents no
+#: retry horizon; set ``ttl`` to at least the longest delay after which a redelivery may come.
 DEFAULT_DEDUPE_TTL = timedelta(days=1)
+#: How long a claim holds an event in progress unless told otherwise: longer than the
+#: slowest handler, short enough that a crashed request's events are retried soon.
+DEFAULT_DEDUPE_LEASE = timedelta(minutes=5)
 
 TTLArg = Union[timedelta, float, int]
+
+# The values of the key-value stores (Redis, a Django cache): "in_progress:<owner>" and
+# "completed". A claim retries a key that vanished between its add and its read this often,
+# then reports it in progress.
+IN_PROGRESS_VALUE = "in_progress:"
+COMPLETED_VALUE = "completed"
+CLAIM_ROUNDS = 5
+
+_MAX_KEY = 200  # a fingerprint is 64 characters; Memcached keys stop at 250 with the prefix
+_MAX_OWNER = 128
+_MAX_PREFIX = 150
+
+
+class ClaimState(str, Enum):
+    """What :meth:`DedupeStore.claim` found for one key."""
+
+    #: Newly claimed by this caller: it holds the lease and handles the event.
+    CLAIMED = "claimed"
+    #: Completed by an earlier request, within ``ttl``: a duplicate, dropped.
+    COMPLETED = "completed"
+    #: Held by another request whose lease has not expired: dropped now, retried later.
+    IN_PROGRESS = "in_progress"
+
+
+@runtime_checkable
+class DedupeStore(Protocol):
+    """Where the events' fingerprints are claimed, completed and released.
+
+    A record is either *in progress* (held by one ``owner`` until ``lease`` seconds after
+    the claim) or *completed* (kept ``ttl`` seconds). ``claim`` must be atomic per key
+    across every client the store reaches: when several callers claim the same key,
+    exactly one gets :attr:`ClaimState.CLAIMED`. The keys of one call are distinct
+    non-empty strings (the caller removes repeats). ``owner`` is a random token per
+    request.
+    """
+
+    def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+        """Claim each absent (or expired) key for ``owner``; return one state per key, in order."""
+        ...
+
+    def complete(self, keys: Sequence[str], owner: str) -> None:
+        """Mark completed (for ``ttl``) the keys whose lease ``owner`` still holds; ignore the others."""
+        ...
+
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        """Remove ``owner``'s in-progress records of ``keys``; never another owner's, never a completed one."""
+        ...
+
+
+@runtime_checkable
+class AsyncDedupeStore(Protocol):
+    """:class:`DedupeStore` with coroutine methods (``await store.claim(keys, owner)``).
+
+    ``isinstance`` only checks the method names, which the sync protocol shares; use
+    :func:`inspect.iscoroutinefunction` on ``claim`` to tell them apart.
+    """
+
+    async def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+        """As :meth:`DedupeStore.claim`."""
+        ...
+
+    async def complete(self, keys: Sequence[str], owner: str) -> None:
+        """As :meth:`DedupeStore.complete`."""
+        ...
+
+    async def release(self, keys: Sequence[str], owner: str) -> None:
+        """As :meth:`DedupeStore.release`."""
+        ...
+
+
+def is_async_store(store: object) -> bool:
+    """Whether ``store.claim`` is a coroutine function (an :class:`AsyncDedupeStore`)."""
+    return inspect.iscoroutinefunction(getattr(store, "claim", None))
 
 
 def ttl_seconds(ttl: TTLArg, name: str = "ttl") -> float:
@@ -61,275 +154,263 @@ def ttl_seconds(ttl: TTLArg, name: str = "ttl") -> float:
     return seconds
 
 
+def _plain(text: str) -> bool:
+    return not any(ord(char) <= 32 or ord(char) == 127 for char in text)
+
+
 def check_keys(keys: Sequence[str]) -> list[str]:
-    """``keys`` as a list, refusing a bare string and anything but non-empty str."""
+    """``keys`` as a list of distinct, non-empty str without spaces or control characters.
+
+    A bare string is refused (a lone fingerprint would be claimed character by
+    character); a key repeated in one call is refused (callers remove repeats, and SQL
+    upserts cannot touch one row twice in a statement).
+    """
     if isinstance(keys, (str, bytes)):
-        # A lone fingerprint would otherwise be claimed character by character.
         raise TypeError("keys must be a sequence of str, not a single str")
     checked = list(keys)
     for key in checked:
         if type(key) is not str or not key:
             raise TypeError("every dedupe key must be a non-empty str")
+        if len(key) > _MAX_KEY or not _plain(key):
+            raise ValueError(f"a dedupe key must be at most {_MAX_KEY} characters, without spaces or controls")
+    if len(set(checked)) != len(checked):
+        raise ValueError("the keys of one call must be distinct")
     return checked
 
 
-@runtime_checkable
-class DedupeStore(Protocol):
-    """Where claimed event fingerprints are remembered.
+def check_owner(owner: str) -> str:
+    """``owner`` if it is a non-empty str of at most 128 characters without spaces or control characters."""
+    if type(owner) is not str or not owner:
+        raise TypeError("owner must be a non-empty str")
+    if len(owner) > _MAX_OWNER or not _plain(owner):
+        raise ValueError(f"owner must be at most {_MAX_OWNER} characters, without spaces or control characters")
+    return owner
 
-    ``claim`` must be atomic per key: when several callers (threads, processes, hosts,
-    as far as the store reaches) claim the same key, exactly one gets ``True``. Within
-    one call a key repeated later in ``keys`` is reported ``False`` (it was just
-    claimed). ``release`` forgets claims, so that a later ``claim`` of them succeeds.
+
+def check_prefix(prefix: str, name: str = "prefix") -> str:
+    """A key prefix for stores that share a key space (Redis, a cache): short, no spaces or control characters."""
+    if not isinstance(prefix, str) or len(prefix) > _MAX_PREFIX:
+        raise ConfigurationError(f"{name} must be a str of at most {_MAX_PREFIX} characters")
+    if not _plain(prefix):
+        raise ConfigurationError(f"{name} must not contain spaces or control characters")
+    return prefix
+
+
+def new_owner() -> str:
+    """A fresh owner token: 128 random bits, hex."""
+    return secrets.token_hex(16)
+
+
+class LeasedStore:
+    """What every store shares: ``ttl`` and ``lease`` in seconds, validated here once.
+
+    ``ttl``: how long a completed record is kept (default one day). ``lease``: how long a
+    claim holds an event in progress (default five minutes): longer than the slowest
+    handler, or its events may be claimed again while it still runs.
     """
 
-    def claim(self, keys: Sequence[str]) -> list[bool]:
-        """Claim each key; ``True`` where newly claimed, ``False`` where already claimed."""
-        ...
+    __slots__ = ("lease", "ttl")
 
-    def release(self, keys: Sequence[str]) -> None:
-        """Forget the claims on ``keys`` (unknown keys are ignored)."""
-        ...
+    def __init__(self, ttl: TTLArg, lease: TTLArg) -> None:
+        #: Seconds a completed record is kept.
+        self.ttl = ttl_seconds(ttl, "ttl")
+        #: Seconds a claim holds an event in progress.
+        self.lease = ttl_seconds(lease, "lease")
+
+    def _lost(self, count: int) -> None:
+        """Warn that ``count`` keys could not be completed: their lease was gone."""
+        if count:
+            logger.warning(
+                "descope_audit_hook: %s could not complete %d events: their lease (%gs) had expired or they were "
+                "released, so another request may handle them again; raise lease above the slowest handler",
+                type(self).__name__,
+                count,
+                self.lease,
+            )
 
 
-class MemoryDedupeStore:
-    """Claims held in this process's memory: bounded in size, with a time to live, thread-safe.
+_Record = tuple[Union[str, None], float]  # (owner, or None once completed; expiry time)
+
+
+class MemoryDedupeStore(LeasedStore):
+    """Records held in this process's memory: bounded in size, leased, thread-safe.
 
     Only deduplicates deliveries that reach *this* process; with several workers or
-    hosts use :class:`SQLiteDedupeStore` (one host) or the Django cache store (Redis,
-    Memcached). When full, the oldest claims are evicted first, so size ``max_entries``
-    above the number of events expected within ``ttl``.
+    hosts use :class:`SQLiteDedupeStore` (one host), :class:`RedisDedupeStore` or
+    :class:`PostgresDedupeStore` (several). When full, the oldest completed records are
+    evicted first (then the oldest leases), so size ``max_entries`` above the number of
+    events expected within ``ttl``.
     """
 
-    __slots__ = ("_clock", "_entries", "_lock", "_warned", "max_entries", "ttl")
+    __slots__ = ("_clock", "_done", "_leases", "_lock", "_warned", "max_entries")
 
     def __init__(
         self,
         max_entries: int = 100_000,
         ttl: TTLArg = DEFAULT_DEDUPE_TTL,
         *,
+        lease: TTLArg = DEFAULT_DEDUPE_LEASE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if type(max_entries) is not int or max_entries <= 0:
             raise ConfigurationError("max_entries must be a positive int")
+        super().__init__(ttl, lease)
         self.max_entries = max_entries
-        #: Seconds a claim is remembered.
-        self.ttl = ttl_seconds(ttl)
         self._clock = clock
-        # key -> expiry time; insertion order is claim order, so the oldest come first.
-        self._entries: OrderedDict[str, float] = OrderedDict()
+        # Every lease lasts ``lease`` and every completion ``ttl``, so in each dict the
+        # insertion order is the expiry order: expired records are found at the front.
+        self._leases: OrderedDict[str, _Record] = OrderedDict()
+        self._done: OrderedDict[str, _Record] = OrderedDict()
         self._lock = threading.Lock()
         self._warned = False
 
     def __repr__(self) -> str:
-        return f"MemoryDedupeStore(max_entries={self.max_entries}, ttl={self.ttl:g}s, size={len(self)})"
+        return (
+            f"MemoryDedupeStore(max_entries={self.max_entries}, ttl={self.ttl:g}s, lease={self.lease:g}s, "
+            f"size={len(self)})"
+        )
 
     def __len__(self) -> int:
+        """Live records, in progress or completed."""
         with self._lock:
             self._expire(self._clock())
-            return len(self._entries)
+            return len(self._leases) + len(self._done)
 
     def _expire(self, now: float) -> None:
-        entries = self._entries
-        # Every entry gets the same ttl, so expiry times follow insertion order.
-        while entries:
-            key, expires = next(iter(entries.items()))
-            if expires > now:
-                break
-            del entries[key]
+        for records in (self._leases, self._done):
+            while records:
+                key, (_, expires) = next(iter(records.items()))
+                if expires > now:
+                    break
+                del records[key]
 
-    def claim(self, keys: Sequence[str]) -> list[bool]:
-        checked = check_keys(keys)
-        results: list[bool] = []
+    def _live(self, records: OrderedDict[str, _Record], key: str, now: float) -> _Record | None:
+        # The expiry is checked again: an injected clock may step back, leaving an expired
+        # record behind a live one.
+        record = records.get(key)
+        return record if record is not None and record[1] > now else None
+
+    def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+        checked, owner = check_keys(keys), check_owner(owner)
+        states: list[ClaimState] = []
         with self._lock:
             now = self._clock()
             self._expire(now)
-            entries = self._entries
-            expires = now + self.ttl
+            leases, done = self._leases, self._done
             for key in checked:
-                previous = entries.get(key)
-                if previous is not None and previous > now:
-                    results.append(False)
-                    continue
-                # New, or expired but not yet purged (an injected clock may step back).
-                entries.pop(key, None)
-                entries[key] = expires
-                results.append(True)
-            evicted = 0
-            while len(entries) > self.max_entries:
-                entries.popitem(last=False)
-                evicted += 1
-            if evicted and not self._warned:
-                self._warned = True
-                logger.warning(
-                    "descope_audit_hook: MemoryDedupeStore is full (max_entries=%d); evicting unexpired "
-                    "claims weakens deduplication",
-                    self.max_entries,
-                )
-        return results
+                if self._live(done, key, now):
+                    states.append(ClaimState.COMPLETED)
+                elif self._live(leases, key, now):
+                    states.append(ClaimState.IN_PROGRESS)
+                else:
+                    done.pop(key, None)
+                    leases.pop(key, None)
+                    leases[key] = (owner, now + self.lease)
+                    states.append(ClaimState.CLAIMED)
+            self._evict()
+        return states
 
-    def release(self, keys: Sequence[str]) -> None:
-        checked = check_keys(keys)
-        with self._lock:
-            for key in checked:
-                self._entries.pop(key, None)
-
-
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-
-
-class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced: a thread's connection closes when the thread ends."""
-
-
-_INHERITED: list[sqlite3.Connection] = []
-
-
-class SQLiteDedupeStore:
-    """Claims in an SQLite database file: atomic across the threads and processes of one host.
-
-    One table, the key as primary key. A claim is ``INSERT OR IGNORE`` of every key in
-    one ``BEGIN IMMEDIATE`` transaction, so concurrent claimers are serialized by
-    SQLite's write lock and exactly one of them inserts each key. The database runs in
-    WAL mode; a busy database is waited on for ``timeout`` seconds, after which
-    ``claim`` raises :class:`sqlite3.OperationalError` (the adapters answer 5xx and the
-    sender retries). Expired rows are deleted by ``claim``. Each thread (and each
-    process, after a fork) uses its own connection. Do not put the file on a network
-    file system: SQLite's locking is not reliable there.
-    """
-
-    __slots__ = ("_clock", "_connections", "_delete", "_insert", "_local", "_lock", "path", "table", "timeout", "ttl")
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        ttl: TTLArg = DEFAULT_DEDUPE_TTL,
-        *,
-        table: str = "descope_audit_claims",
-        timeout: float = 30.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        path = os.fspath(path)
-        if not isinstance(path, str) or path in ("", ":memory:") or path.startswith("file:"):
-            # An in-memory database is private to one connection: claims would not be shared.
-            raise ConfigurationError("SQLiteDedupeStore needs a file path; use MemoryDedupeStore for memory")
-        if not _TABLE_NAME.match(table):
-            raise ConfigurationError("table must be a plain SQL identifier")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < math.inf:
-            raise ConfigurationError("timeout must be a non-negative number of seconds")
-        self.path = path
-        self.table = table
-        self.timeout = float(timeout)
-        #: Seconds a claim is remembered. A wall clock, because processes share the rows.
-        self.ttl = ttl_seconds(ttl)
-        self._clock = clock
-        self._insert = f"INSERT OR IGNORE INTO {table} (key, expires) VALUES (?, ?)"  # noqa: S608 - checked identifier
-        self._delete = f"DELETE FROM {table} WHERE key = ?"  # noqa: S608 - checked identifier
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._connection()  # create the schema now: a bad path fails at start-up, not per request
-
-    def __repr__(self) -> str:
-        return f"SQLiteDedupeStore(path={self.path!r}, table={self.table!r}, ttl={self.ttl:g}s)"
-
-    def __enter__(self) -> SQLiteDedupeStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _connection(self) -> sqlite3.Connection:
-        local = self._local
-        pid = os.getpid()
-        conn: _Connection | None = getattr(local, "conn", None)
-        if conn is not None and local.pid == pid and conn in self._connections:
-            return conn
-        if conn is not None and local.pid != pid:
-            # SQLite forbids using, in a child, a connection opened before fork(); even its
-            # close may touch the parent's files. Keep it unused and open a fresh one.
-            _INHERITED.append(conn)
-        # A connection inherited through fork(), or closed by close(), is not used again.
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False, factory=_Connection
-        )
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            if not mode or str(mode[0]).lower() != "wal":
-                logger.warning("descope_audit_hook: SQLiteDedupeStore could not switch %s to WAL mode", self.table)
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (key TEXT PRIMARY KEY NOT NULL, expires REAL NOT NULL)"
-                " WITHOUT ROWID"
+    def _evict(self) -> None:
+        evicted = 0
+        while len(self._leases) + len(self._done) > self.max_entries:
+            (self._done or self._leases).popitem(last=False)
+            evicted += 1
+        if evicted and not self._warned:
+            self._warned = True
+            logger.warning(
+                "descope_audit_hook: MemoryDedupeStore is full (max_entries=%d); evicting unexpired records "
+                "weakens deduplication",
+                self.max_entries,
             )
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires)")
-        except BaseException:
-            conn.close()
-            raise
-        local.conn, local.pid = conn, pid
+
+    def complete(self, keys: Sequence[str], owner: str) -> None:
+        checked, owner = check_keys(keys), check_owner(owner)
+        lost = 0
         with self._lock:
-            self._connections.add(conn)
-        return conn
+            now = self._clock()
+            for key in checked:
+                record = self._live(self._leases, key, now)
+                if record is None or record[0] != owner:
+                    lost += 1
+                    continue
+                del self._leases[key]
+                self._done[key] = (None, now + self.ttl)
+        self._lost(lost)
 
-    def claim(self, keys: Sequence[str]) -> list[bool]:
-        checked = check_keys(keys)
-        if not checked:
-            return []
-        conn = self._connection()
-        now = self._clock()
-        expires = now + self.ttl
-        # BEGIN IMMEDIATE takes the write lock up front: no two claimers interleave, and
-        # no deadlock from upgrading a read lock.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(f"DELETE FROM {self.table} WHERE expires <= ?", (now,))  # noqa: S608 - checked identifier
-            results = [conn.execute(self._insert, (key, expires)).rowcount == 1 for key in checked]
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return results
-
-    def release(self, keys: Sequence[str]) -> None:
-        checked = check_keys(keys)
-        if not checked:
-            return
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(self._delete, [(key,) for key in checked])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    def __len__(self) -> int:
-        """Unexpired claims in the table."""
-        sql = f"SELECT COUNT(*) FROM {self.table} WHERE expires > ?"  # noqa: S608 - checked identifier
-        row = self._connection().execute(sql, (self._clock(),)).fetchone()
-        return int(row[0])
-
-    def close(self) -> None:
-        """Close the connections this object opened in this process; a later call reopens one."""
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        checked, owner = check_keys(keys), check_owner(owner)
         with self._lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for conn in connections:
-            conn.close()
-        self._local.conn = None
+            for key in checked:
+                record = self._leases.get(key)
+                if record is not None and record[0] == owner:
+                    del self._leases[key]
+
+
+# --- exactly_once ----------------------------------------------------------------------------
+# Split in steps so that an async form (and the adapters) reuse them: owner and keys, the
+# store's answer checked, the batch split by it, then complete or release.
+
+
+def batch_keys(batch: AuditBatch) -> list[str]:
+    """The distinct fingerprints of ``batch``'s events, in order of first appearance."""
+    return list(dict.fromkeys(event.fingerprint for event in batch.events))
+
+
+def checked_states(store: object, keys: Sequence[str], states: object) -> list[ClaimState]:
+    """``states`` if it is one :class:`ClaimState` per key; a :class:`TypeError` otherwise."""
+    if not isinstance(states, list) or len(states) != len(keys):
+        count = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
+        raise TypeError(f"{type(store).__name__}.claim returned {count} results for {len(keys)} keys")
+    if not all(isinstance(state, ClaimState) for state in states):
+        raise TypeError(f"{type(store).__name__}.claim must return ClaimState values")
+    return states
+
+
+def split_batch(batch: AuditBatch, keys: Sequence[str], states: Sequence[ClaimState]) -> tuple[AuditBatch, list[str]]:
+    """The batch holding only the claimed events (counts set), and the claimed keys.
+
+    ``duplicates`` grows by the events completed earlier and the repeats inside the
+    batch; ``in_progress`` by the distinct events another request holds.
+    """
+    state_of = dict(zip(keys, states, strict=True))
+    seen: set[str] = set()
+    events = []
+    in_progress = 0
+    for event in batch.events:
+        key = event.fingerprint
+        if key in seen:
+            continue
+        seen.add(key)
+        state = state_of[key]
+        if state is ClaimState.CLAIMED:
+            events.append(event)
+        elif state is ClaimState.IN_PROGRESS:
+            in_progress += 1
+    dropped = len(batch.events) - len(events)
+    fresh = replace(
+        batch,
+        events=tuple(events),
+        duplicates=batch.duplicates + dropped - in_progress,
+        in_progress=batch.in_progress + in_progress,
+    )
+    claimed = [key for key, state in zip(keys, states, strict=True) if state is ClaimState.CLAIMED]
+    return fresh, claimed
 
 
 @contextmanager
 def exactly_once(batch: AuditBatch, store: DedupeStore | None) -> Iterator[AuditBatch]:
-    """Claim the batch's events, run the body with only the new ones, release them if it raises.
+    """Claim the batch's events, run the body with only the claimed ones, then complete or release them.
 
-    The yielded batch is ``batch`` with ``events`` reduced to those claimed by this call
-    and ``duplicates`` set to how many were dropped (an event repeated inside the batch
-    is kept once). It may be empty: the body still runs, so that the delivery is
-    acknowledged. On any exception in the body (including cancellation) the claims are
-    released and the exception propagates, so that the caller answers 5xx and the
-    redelivery is processed. With ``store=None`` the batch is yielded unchanged.
+    The yielded batch is ``batch`` with ``events`` reduced to those this call claimed;
+    ``duplicates`` counts the events dropped as completed earlier or repeated inside the
+    batch, ``in_progress`` those held by another request's unexpired lease. It may be
+    empty: the body still runs. When the body ends normally the claims are completed
+    (kept for the store's ``ttl``); on any exception in the body (including
+    cancellation) they are released and the exception propagates, so that the caller
+    answers 5xx and the redelivery is processed. A store that fails on ``claim`` fails
+    the call before the body runs; one that fails on ``complete`` is logged, not raised
+    (the work is done; the leases expire). With ``store=None`` the batch is yielded
+    unchanged.
 
         with exactly_once(batch, store) as new:
             for event in new:
@@ -338,21 +419,37 @@ def exactly_once(batch: AuditBatch, store: DedupeStore | None) -> Iterator[Audit
     if store is None:
         yield batch
         return
-    keys = [event.fingerprint for event in batch.events]
-    claimed = store.claim(keys)
-    if len(claimed) != len(keys):
-        store.release([key for key, won in zip(keys, claimed, strict=False) if won])
-        raise TypeError(f"{type(store).__name__}.claim returned {len(claimed)} results for {len(keys)} keys")
-    won = [key for key, ok in zip(keys, claimed, strict=True) if ok]
-    events = tuple(event for event, ok in zip(batch.events, claimed, strict=True) if ok)
-    fresh = replace(batch, events=events, duplicates=batch.duplicates + len(batch.events) - len(events))
+    if is_async_store(store):
+        raise TypeError(f"{type(store).__name__} is an async store; exactly_once takes a sync DedupeStore")
+    owner = new_owner()
+    keys = batch_keys(batch)
+    states: list[ClaimState] = []
+    if keys:
+        answer = store.claim(keys, owner)
+        try:
+            states = checked_states(store, keys, answer)
+        except TypeError:
+            _release(store, keys, owner)  # only this owner's records go: safe for every key
+            raise
+    fresh, claimed = split_batch(batch, keys, states)
     try:
         yield fresh
     except BaseException:
-        if won:
-            try:
-                store.release(won)
-            except Exception:
-                # The handler's exception matters more; the claims expire with the ttl.
-                logger.exception("descope_audit_hook: could not release %d dedupe claims", len(won))
+        if claimed:
+            _release(store, claimed, owner)
         raise
+    if claimed:
+        try:
+            store.complete(claimed, owner)
+        except Exception:
+            # The handler's work is done: answering 5xx would bring a redelivery that runs
+            # it again once the leases expire. The leases expire on their own.
+            logger.exception("descope_audit_hook: could not complete %d dedupe claims", len(claimed))
+
+
+def _release(store: DedupeStore, keys: Sequence[str], owner: str) -> None:
+    try:
+        store.release(keys, owner)
+    except Exception:
+        # The handler's exception matters more; the leases expire on their own.
+        logger.exception("descope_audit_hook: could not release %d dedupe claims", len(keys))

@@ -4,26 +4,38 @@ Starts the reference receiver on a free loopback port (a thread, a temporary dat
 secrets generated for this run and never printed), with one webhook path per connector
 authentication type, then uses the sender to deliver valid batches and hostile ones and
 prints a table of expected against actual outcomes.
+
+For the connector's OAuth 2.0 type it also starts a tiny authorization server on
+loopback: a token endpoint for the client-credentials grant, which the sender asks for a
+token exactly as ``send --oauth-token-url`` does, and a token validator that looks the
+token up among those it issued (what RFC 7662 introspection asks a real server).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hmac
+import json
 import logging
 import os
 import secrets
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
+from urllib.parse import parse_qs, unquote_plus
 
 from ._auth import ApiKey, BasicAuth, BearerToken
 from ._models import SignedForm
-from ._receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
-from ._sender import Response, SendError, build_delivery, request, sample_payload
+from ._sender import Response, SendError, TokenRequest, build_delivery, fetch_bearer, request, sample_payload
 from ._verifier import Verifier
+from .receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
 from .testing import signed_string
 
 __all__ = ["DEMO_LIMIT", "Case", "run_demo"]
@@ -74,7 +86,78 @@ def _actual(case: Case, response: Response) -> tuple[str, bool]:
     return text, ok
 
 
-def _cases() -> tuple[dict[str, Verifier], list[Case]]:
+class AuthorizationServer:
+    """The demo's OAuth 2.0 authorization server: ``POST /token`` (client credentials), opaque tokens."""
+
+    client_id = "descope-audit-connector"
+    lifetime = 300
+
+    def __init__(self) -> None:
+        self.client_secret = secrets.token_urlsafe(24)
+        self._issued: dict[str, float] = {}  # token -> expiry (epoch seconds)
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(self))
+        self.server.daemon_threads = True
+        self.token_url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+    def grant(self, form: Mapping[str, list[str]], authorization: str) -> tuple[int, dict[str, Any]]:
+        """RFC 6749 section 4.4: the answer to a token request."""
+        client = _basic_client(authorization) or (form.get("client_id", [""])[0], form.get("client_secret", [""])[0])
+        if form.get("grant_type") != ["client_credentials"]:
+            return 400, {"error": "unsupported_grant_type"}
+        known = hmac.compare_digest(client[0].encode(), self.client_id.encode())
+        if not (hmac.compare_digest(client[1].encode(), self.client_secret.encode()) and known):
+            return 401, {"error": "invalid_client"}
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._issued[token] = time.time() + self.lifetime
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime}
+
+    def validate(self, token: str) -> dict[str, Any]:
+        """The receiver's token validator: the claims of a token this server issued and that has not expired."""
+        with self._lock:
+            expiry = self._issued.get(token)
+        if expiry is None or expiry < time.time():
+            raise PermissionError("not an active token of this authorization server")
+        return {"client_id": self.client_id, "exp": int(expiry)}
+
+
+def _basic_client(authorization: str) -> tuple[str, str] | None:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")
+    return (unquote_plus(user), unquote_plus(password)) if sep else ("", "")
+
+
+def _token_handler(authority: AuthorizationServer) -> type[BaseHTTPRequestHandler]:
+    class TokenHandler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the demo's table says what happened."""
+
+        def do_POST(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            size = int(length) if length.isdigit() and int(length) <= 65_536 else -1
+            if self.path != "/token" or size < 0:
+                status, answer = 400, {"error": "invalid_request"}
+            else:
+                form = parse_qs(self.rfile.read(size).decode("latin-1"))
+                status, answer = authority.grant(form, self.headers.get("Authorization", ""))
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return TokenHandler
+
+
+def _cases(authority: AuthorizationServer) -> tuple[dict[str, Verifier], list[Case]]:
     secret = secrets.token_urlsafe(32)
     bearer = BearerToken(secrets.token_urlsafe(24))
     api_key = ApiKey("x-api-key", secrets.token_urlsafe(24))
@@ -85,6 +168,7 @@ def _cases() -> tuple[dict[str, Verifier], list[Case]]:
         "/hooks/api-key": Verifier(secret, auth=api_key, max_body_bytes=DEMO_LIMIT),
         "/hooks/basic": Verifier(secret, auth=basic, max_body_bytes=DEMO_LIMIT),
         "/hooks/hmac-only": Verifier(secret, max_body_bytes=DEMO_LIMIT),
+        "/hooks/oauth": Verifier(secret, auth=BearerToken(validator=authority.validate), max_body_bytes=DEMO_LIMIT),
     }
 
     def deliver(
@@ -95,8 +179,8 @@ def _cases() -> tuple[dict[str, Verifier], list[Case]]:
 
     mixed = sample_payload("mixed", 5)
     bearer_body, bearer_headers = deliver(mixed, bearer, "raw", static)
-    api_body, api_headers = deliver(sample_payload("login-failed"), api_key, "trimmed")
-    basic_body, basic_headers = deliver(sample_payload("user-modified"), basic, "compact")
+    api_body, api_headers = deliver(sample_payload("login_failed"), api_key, "trimmed")
+    basic_body, basic_headers = deliver(sample_payload("user_modified"), basic, "compact")
     hmac_body, hmac_headers = deliver(sample_payload("mixed", 3, seed=1), None, "compact-escaped")
 
     tampered = [dict(event) for event in mixed]
@@ -110,7 +194,11 @@ def _cases() -> tuple[dict[str, Verifier], list[Case]]:
     no_static = deliver(mixed, bearer)
     oversize = deliver(sample_payload("mixed", 200, seed=2), bearer, "raw", static)
     not_json, not_json_headers = deliver(b'[{"action": "LoginSucceed",', api_key)
-    valid = len(mixed) + 1 + 1 + 3
+    # The connector's OAuth type: a token from the authorization server, as `send --oauth-token-url` gets it.
+    grant = fetch_bearer(TokenRequest(authority.token_url, authority.client_id, authority.client_secret), timeout=15)
+    oauth_body, oauth_headers = deliver(sample_payload("mixed", 2, seed=3), grant.auth)
+    never_issued = deliver(sample_payload("mixed", 2, seed=3), BearerToken(secrets.token_urlsafe(32)))
+    valid = len(mixed) + 1 + 1 + 3 + 2
 
     cases = [
         Case(
@@ -119,6 +207,7 @@ def _cases() -> tuple[dict[str, Verifier], list[Case]]:
         Case("API key header, LoginFailed, trimmed", "/hooks/api-key", 200, api_body, api_headers, stored=1),
         Case("Basic auth, UserModified, compact", "/hooks/basic", 200, basic_body, basic_headers, stored=1),
         Case("HMAC only, 3 events, compact-escaped", "/hooks/hmac-only", 200, hmac_body, hmac_headers, stored=3),
+        Case("OAuth 2.0 client credentials, 2 events", "/hooks/oauth", 200, oauth_body, oauth_headers, stored=2),
         Case(
             "redelivery of the Bearer batch", "/hooks/bearer", 200, bearer_body, bearer_headers, stored=0, duplicates=5
         ),
@@ -126,6 +215,7 @@ def _cases() -> tuple[dict[str, Verifier], list[Case]]:
         Case("forged signature", "/hooks/bearer", 401, forged_body, forged_headers, code="invalid_signature"),
         Case("wrong Bearer token", "/hooks/bearer", 401, *wrong_bearer, code="invalid_credentials"),
         Case("wrong Basic password", "/hooks/basic", 401, *wrong_basic, code="invalid_credentials"),
+        Case("OAuth token never issued", "/hooks/oauth", 401, *never_issued, code="invalid_credentials"),
         Case("static header missing", "/hooks/bearer", 401, *no_static, code="missing_header"),
         Case(f"oversize body (> {DEMO_LIMIT // 1024} KiB)", "/hooks/bearer", 413, *oversize, code="payload_too_large"),
         Case("signed, authenticated, not JSON", "/hooks/api-key", 400, not_json, not_json_headers, code="invalid_json"),
@@ -155,7 +245,18 @@ def run_demo(*, keep_serving: bool = False, port: int = 0, db: str | None = None
 
 
 def _run(keep_serving: bool, port: int, db: str | None, out: TextIO) -> int:
-    hooks, cases = _cases()
+    authority = AuthorizationServer()
+    token_thread = threading.Thread(target=authority.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    token_thread.start()
+    try:
+        return _run_with(authority, keep_serving, port, db, out)
+    finally:
+        authority.server.shutdown()
+        authority.server.server_close()
+
+
+def _run_with(authority: AuthorizationServer, keep_serving: bool, port: int, db: str | None, out: TextIO) -> int:
+    hooks, cases = _cases(authority)
     workdir = None if db is not None else tempfile.TemporaryDirectory(prefix="descope-audit-demo-")
     db_path = db if db is not None else os.path.join(workdir.name if workdir else ".", "audit-events.db")
     try:
@@ -169,7 +270,8 @@ def _run(keep_serving: bool, port: int, db: str | None, out: TextIO) -> int:
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        print(f"receiver on {base} (one webhook path per auth type, database {db_path})\n", file=out, flush=True)
+        print(f"receiver on {base} (one webhook path per auth type, database {db_path})", file=out)
+        print(f"OAuth token endpoint on {authority.token_url}\n", file=out, flush=True)
         rows: list[tuple[str, ...]] = [("#", "delivery", "path", "expected", "actual", "")]
         failures = 0
         for number, case in enumerate(cases, 1):
@@ -200,12 +302,19 @@ def _run(keep_serving: bool, port: int, db: str | None, out: TextIO) -> int:
         print(file=out)
         verdict = "every outcome was the expected one" if not failures else f"{failures} unexpected outcome(s)"
         print(f"result: {verdict}", file=out)
-        print(f"audit page: {base}/   JSON: {base}/api/events", file=out, flush=True)
         if keep_serving:
+            print(f"audit page: {base}/   JSON: {base}/api/events", file=out, flush=True)
             print("receiver kept running; press Ctrl-C to stop", file=out, flush=True)
             log_requests_to_stderr()
             with contextlib.suppress(KeyboardInterrupt):
                 thread.join()
+        else:
+            print(
+                "the receiver has stopped; 'descope-audit-hook demo --keep-serving' keeps it up to browse "
+                "its audit page",
+                file=out,
+                flush=True,
+            )
         return 0 if not failures else 1
     finally:
         server.shutdown()

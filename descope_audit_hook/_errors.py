@@ -44,12 +44,16 @@ class VerificationError(Exception):
         *,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         #: Response headers the server should send with the error (``WWW-Authenticate``, ``Allow``).
         self.headers: Mapping[str, str] = MappingProxyType(dict(headers)) if headers else _NO_HEADERS
+        #: What the log line adds to ``message`` (e.g. the class of what a token validator raised);
+        #: never sent to the caller, and never a secret.
+        self.detail = detail
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"

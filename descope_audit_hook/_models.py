@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
@@ -228,6 +228,10 @@ def _unpickle_event(values: tuple[Any, ...], data: dict[str, Any], raw: dict[str
     return AuditEvent(**fields, data=MappingProxyType(data), raw=MappingProxyType(raw))
 
 
+def _unpickle_batch(values: dict[str, Any]) -> AuditBatch:
+    return AuditBatch(**values)
+
+
 def occurred_from_ms(ms: int) -> datetime:
     """Exact conversion (no float rounding) of epoch milliseconds to an aware UTC datetime."""
     return _EPOCH + timedelta(milliseconds=ms)
@@ -242,14 +246,33 @@ class AuditBatch(Sequence[AuditEvent]):
     received body under ``raw``, the body without its trailing whitespace under
     ``trimmed``, the re-serialized string under ``compact`` and ``compact-escaped``, the
     received body when no secret is configured; the events are read from those bytes
-    (docs/security.md). It is kept out of ``repr``. ``duplicates`` counts events
-    dropped because they were seen before.
+    (docs/security.md). It is kept out of ``repr``. ``duplicates`` counts events dropped
+    because they were completed before or repeated inside the delivery; ``in_progress``
+    those dropped because another request holds them (both set by ``exactly_once``).
+    ``claims`` is what the Bearer token validator returned, read-only and kept out of
+    ``repr`` (``None`` when no validator checked the token).
     """
 
     events: tuple[AuditEvent, ...]
     signed_form: SignedForm | None = None
     body: bytes = field(default=b"", repr=False)
     duplicates: int = 0
+    in_progress: int = 0
+    claims: Mapping[str, Any] | None = field(default=None, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        claims = self.claims
+        if claims is not None and type(claims) is not MappingProxyType:
+            if not isinstance(claims, Mapping):
+                raise TypeError("AuditBatch.claims must be a mapping or None")
+            object.__setattr__(self, "claims", MappingProxyType(dict(claims)))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The read-only claims cannot be pickled (nor deep-copied): send a plain dict, wrapped again.
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if values["claims"] is not None:
+            values["claims"] = dict(values["claims"])
+        return _unpickle_batch, (values,)
 
     def __len__(self) -> int:
         return len(self.events)

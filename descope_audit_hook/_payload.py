@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -292,6 +293,11 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
     return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(items)])
 
 
-def parse_batch(value: Any, signed_form: SignedForm | None, body: bytes) -> AuditBatch:
-    """:func:`parse_events` as an :class:`AuditBatch` of the given signed form and signed bytes."""
-    return AuditBatch(parse_events(value), signed_form, body)
+def parse_batch(
+    value: Any, signed_form: SignedForm | None, body: bytes, claims: Mapping[str, Any] | None = None
+) -> AuditBatch:
+    """:func:`parse_events` as an :class:`AuditBatch` of the given signed form, signed bytes and claims.
+
+    ``claims``: what the token validator returned.
+    """
+    return AuditBatch(parse_events(value), signed_form, body, claims=claims)

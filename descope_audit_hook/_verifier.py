@@ -1,15 +1,16 @@
-"""The :class:`Verifier`: size, authentication, signature, payload, in that order."""
+"""The :class:`Verifier`: size, authentication, signature, token validator, payload, in that order."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Union
 
-from ._auth import Auth, RequiredHeaders, check_secret
+from ._auth import Auth, BearerToken, Claims, RequiredHeaders, RunSync, check_secret
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
 from ._forms import FORMS, decode_signature, find_signed
 from ._freshness import Clock, FreshnessWindow
@@ -17,7 +18,7 @@ from ._headers import HeadersLike, collect, single
 from ._models import AuditBatch, SignedForm
 from ._payload import parse_batch, parse_json
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "SecretArg", "Verifier", "verify"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "SecretArg", "Verifier", "log_rejection", "verify"]
 
 SIGNATURE_HEADER = "x-descope-webhook-s256"
 #: Descope sends at most 100 events per request, a few tens of KB; 1 MiB leaves ample room.
@@ -28,6 +29,16 @@ SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
 logger = logging.getLogger("descope_audit_hook")
 # A library does not decide where logs go (logging HOWTO); the application configures handlers.
 logger.addHandler(logging.NullHandler())
+
+#: What the checks yield halfway: the Bearer token the validator still has to check, or None.
+_Steps = Generator[Union[str, None], Union[Claims, None], AuditBatch]
+
+
+def log_rejection(exc: VerificationError) -> VerificationError:
+    """Log one WARNING line for a rejected request: status, code, the safe message and the detail."""
+    detail = f" ({exc.detail})" if exc.detail else ""
+    logger.warning("descope audit webhook rejected (%d %s): %s%s", exc.status_code, exc.code, exc.message, detail)
+    return exc
 
 
 # The one-shot verify() builds a Verifier per call: it warns about an open configuration
@@ -64,7 +75,7 @@ class Verifier:
     state and is safe to use from many threads.
     """
 
-    __slots__ = ("_auth", "_forms", "_required", "_secrets", "_wanted", "_window", "max_body_bytes")
+    __slots__ = ("_auth", "_bearer", "_forms", "_required", "_secrets", "_wanted", "_window", "max_body_bytes")
 
     def __init__(
         self,
@@ -83,6 +94,8 @@ class Verifier:
         if auth is not None and not isinstance(auth, Auth):
             raise ConfigurationError("auth must be BearerToken, ApiKey, BasicAuth or None")
         self._auth = auth
+        # A Bearer check with a validator runs in two steps (see _steps); any other auth in one.
+        self._bearer = auth if isinstance(auth, BearerToken) and auth.validator is not None else None
         self._required = RequiredHeaders(required_headers or {})
         if type(max_body_bytes) is not int or max_body_bytes <= 0:
             raise ConfigurationError("max_body_bytes must be a positive int")
@@ -112,9 +125,11 @@ class Verifier:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
         """Build a verifier from environment variables; see docs/configuration.md."""
-        from ._config import kwargs_from_env
+        from ._config import check_not_open, kwargs_from_env
 
-        return cls(**kwargs_from_env(environ, prefix))
+        kwargs = kwargs_from_env(environ, prefix)
+        check_not_open(kwargs, prefix)
+        return cls(**kwargs)
 
     def __repr__(self) -> str:
         return (
@@ -152,20 +167,48 @@ class Verifier:
             raise self._reject(PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes"))
 
     def verify(self, body: bytes, headers: HeadersLike) -> AuditBatch:
-        """Verify one delivery and return its typed events, or raise a :class:`VerificationError`."""
+        """Verify one delivery and return its typed events, or raise a :class:`VerificationError`.
+
+        A Bearer token validator is called here, so it must be synchronous; an ``async def``
+        one needs :meth:`verify_async`.
+        """
         try:
-            return self._verify(body, headers)
+            steps = self._steps(body, headers)
+            token = next(steps)
+            claims = None if token is None or self._bearer is None else self._bearer.validate(token)
+            return _finish(steps, claims)
         except VerificationError as exc:
             self._reject(exc)
             raise
 
-    @staticmethod
-    def _reject(exc: VerificationError) -> VerificationError:
-        # One line per rejected request, with the code and the safe message only.
-        logger.warning("descope audit webhook rejected (%d %s): %s", exc.status_code, exc.code, exc.message)
-        return exc
+    async def verify_async(self, body: bytes, headers: HeadersLike, *, run_sync: RunSync | None = None) -> AuditBatch:
+        """:meth:`verify` for an event loop: an ``async def`` token validator is awaited.
 
-    def _verify(self, body: bytes, headers: HeadersLike) -> AuditBatch:
+        A synchronous validator runs in ``await run_sync(validator, token)`` (default
+        :func:`asyncio.to_thread`; the Starlette adapter passes ``anyio.to_thread.run_sync``),
+        so that a JWKS fetch or an introspection call never blocks the loop. Everything
+        else is the same CPU work as :meth:`verify`, on the loop.
+        """
+        try:
+            steps = self._steps(body, headers)
+            token = next(steps)
+            claims = None
+            if token is not None and self._bearer is not None:
+                claims = await self._bearer.validate_async(token, run_sync or asyncio.to_thread)
+            return _finish(steps, claims)
+        except VerificationError as exc:
+            self._reject(exc)
+            raise
+
+    _reject = staticmethod(log_rejection)
+
+    def _steps(self, body: bytes, headers: HeadersLike) -> _Steps:
+        """Every check, as a generator that stops once, after the signature, for the token validator.
+
+        It yields the Bearer token that still needs the validator (``None`` if none does),
+        receives the validator's claims and returns the batch: one sequence of checks for
+        :meth:`verify` and :meth:`verify_async`, which call the validator their own way.
+        """
         if type(body) is not bytes:
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise TypeError("verify() takes the request body as bytes")
@@ -173,23 +216,33 @@ class Verifier:
         if len(body) > self.max_body_bytes:
             raise PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes")
         found = collect(headers, self._wanted)
-        if self._auth is not None:
+        token = None
+        if self._bearer is not None:
+            token = self._bearer.unvalidated(found)  # missing, malformed or fixed; the validator comes later
+        elif self._auth is not None:
             self._auth.check(found)
         if self._required:
             self._required.check(found)
-        if not self._secrets:
+        form: SignedForm | None = None
+        signed = body
+        value: Any = None
+        if self._secrets:
+            form, signed, value = self._check_signature(body, found)
+        # The validator last of all the credential checks, before the body is parsed: it may
+        # do network I/O (a JWKS fetch, an introspection call) and be rate-limited upstream,
+        # so a stranger must first get past every check that costs us a bounded amount of
+        # CPU (the static headers, the signature). See docs/security.md.
+        claims = yield token
+        if form is None:
             # No signature: nothing proves the bytes, so the full strict parse (duplicate keys too).
             value = parse_json(body)
-            signed, form = body, None
-        else:
-            form, signed, value = self._check_signature(body, found)
-            if value is None:
-                # The signature covers ``signed`` (the body, the trimmed body or a compact
-                # form): the events are read from it, so they mean exactly what was signed. A
-                # repeated key in it is the signer's own, read alike by Go, JavaScript and
-                # Python (the last one wins); see docs/security.md.
-                value = parse_json(signed, allow_duplicate_keys=True)
-        batch = parse_batch(value, form, signed)
+        elif value is None:
+            # The signature covers ``signed`` (the body, the trimmed body or a compact form):
+            # the events are read from it, so they mean exactly what was signed. A repeated
+            # key in it is the signer's own, read alike by Go, JavaScript and Python (the
+            # last one wins); see docs/security.md.
+            value = parse_json(signed, allow_duplicate_keys=True)
+        batch = parse_batch(value, form, signed, claims)
         if self._window is not None:
             self._window.check(batch.events, value)
         return batch
@@ -207,6 +260,16 @@ class Verifier:
             raise SignatureError("signature does not match", code="invalid_signature")
         form, signed, compact = found_form
         return form, signed, None if compact is None else compact.value
+
+
+def _finish(steps: _Steps, claims: Claims | None) -> AuditBatch:
+    """Resume the checks after the validator; the generator returns the batch."""
+    try:
+        steps.send(claims)
+    except StopIteration as done:
+        batch: AuditBatch = done.value
+        return batch
+    raise RuntimeError("the verification steps yielded twice")  # pragma: no cover - _steps yields once
 
 
 def _bad_length() -> PayloadError:

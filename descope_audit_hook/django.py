@@ -14,6 +14,11 @@ The middleware (``request.descope_audit`` holds the batch in the view)::
     MIDDLEWARE = [..., "descope_audit_hook.django.AuditWebhookMiddleware", ...]
     DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit/"]}
 
+Under ASGI, wrap the application so that the size limit holds before Django reads the
+body (``asgi.py``)::
+
+    application = AuditWebhookBodyLimit(get_asgi_application())
+
 A rejected request never reaches the view: it is answered ``{"error": code, "message":
 ...}`` as JSON with the error's status (401, 400, 413; 405 for anything but ``POST``) and
 headers (``WWW-Authenticate``, ``Allow``).
@@ -30,6 +35,13 @@ Settings:
     named like the environment variables of ``Verifier.from_env``; each one missing
     from the settings is read from the environment.
 
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md;
+``DESCOPE_AUDIT_BEARER_VALIDATOR = "myapp.auth:validate"``): the middleware and
+synchronous views call it in the request's thread, so it must be a plain function there
+(an ``async def`` one is refused with ``ConfigurationError``). An ``async def`` view
+awaits an ``async def`` validator and runs a plain one in a worker thread, off the
+event loop.
+
 CSRF and login: the webhook carries no cookie and no session. The decorator marks the
 view ``csrf_exempt`` and ``login_not_required``. The middleware tells
 ``CsrfViewMiddleware`` that a verified request has been checked (the credential and
@@ -43,7 +55,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._adapter import (
@@ -56,10 +68,12 @@ from ._adapter import (
     missing_framework,
     read_bounded,
     reject,
+    require_sync,
     run_once,
 )
+from ._asgi import ASGIApp, BodyLimit
 from ._config import ENV_VARS
-from ._dedupe import DedupeStore, exactly_once
+from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
@@ -77,13 +91,12 @@ try:
 
     from ._django_cache import CacheDedupeStore
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    if not (exc.name or "django").startswith("django"):
-        raise
-    raise missing_framework("django", "django", "Django") from exc
+    missing_framework("django", "django", "Django", exc)
 
 
 __all__ = [
     "SETTING",
+    "AuditWebhookBodyLimit",
     "AuditWebhookMiddleware",
     "CacheDedupeStore",
     "Decorator",
@@ -178,6 +191,18 @@ def verify_request(request: HttpRequest, verifier: Verifier) -> AuditBatch:
     return verifier.verify(read_body(request, verifier), request.headers)
 
 
+async def _verify_request_async(request: HttpRequest, verifier: Verifier) -> AuditBatch:
+    # The body is already in memory (ASGIRequest spools it before the view runs); only the
+    # token validator may wait, and it is awaited, or run in a worker thread.
+    if request.method != "POST":
+        raise reject(MethodNotAllowed())
+    return await verifier.verify_async(read_body(request, verifier), request.headers, run_sync=_in_worker_thread)
+
+
+async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
+    return await sync_to_async(func, thread_sensitive=False)(token)
+
+
 def _error(exc: VerificationError) -> HttpResponse:
     status, body, headers = error_response(exc)
     content_type = headers.pop("Content-Type")
@@ -210,7 +235,7 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     ``verifier=None`` uses the verifier from settings. The view is marked
     ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
     batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
-    events not seen before, and if it raises or answers 5xx the claims are released so
+    events it claimed, and if it raises or answers 5xx the claims are released so
     that the redelivery is processed.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
@@ -218,21 +243,32 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
     check_dedupe(dedupe)
 
     def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
+        if verifier is not None and not iscoroutinefunction(view):
+            require_sync(verifier, "a synchronous Django view")
+
         def verified(request: HttpRequest) -> AuditBatch | HttpResponse:
             active = verifier if verifier is not None else settings_verifier()
             try:
-                return verify_request(request, active)
+                return verify_request(request, require_sync(active, "a synchronous Django view"))
+            except VerificationError as exc:
+                return _error(exc)
+
+        async def verified_async(request: HttpRequest) -> AuditBatch | HttpResponse:
+            active = verifier if verifier is not None else settings_verifier()
+            try:
+                return await _verify_request_async(request, active)
             except VerificationError as exc:
                 return _error(exc)
 
         wrapper: _Wrapped[P, R]
         if iscoroutinefunction(view):
             # An ``async def`` view stays async. The verification is CPU work on bytes
-            # already received; the dedupe store may block (a SQLite lock, a cache round
-            # trip), so its claim and release run in a worker thread, off the event loop.
+            # already received; a token validator is awaited (a plain one runs in a worker
+            # thread), and the dedupe store may block (a SQLite lock, a cache round trip),
+            # so its claim and release run in a worker thread, off the event loop.
             @functools.wraps(view)
             async def async_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-                batch = verified(request)
+                batch = await verified_async(request)
                 if isinstance(batch, HttpResponse):
                     return batch
                 if dedupe is None:
@@ -241,18 +277,18 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
                 manager = exactly_once(batch, dedupe)
                 fresh = await sync_to_async(manager.__enter__, thread_sensitive=False)()
                 request.descope_audit = fresh  # type: ignore[attr-defined]
-                release = sync_to_async(manager.__exit__, thread_sensitive=False)
+                finish = sync_to_async(manager.__exit__, thread_sensitive=False)
                 try:
                     response = await view(request, fresh, *args, **kwargs)
                 except BaseException as exc:  # cancellation included: release, then go on
-                    await release(type(exc), exc, exc.__traceback__)
+                    await finish(type(exc), exc, exc.__traceback__)
                     raise
                 if response.status_code >= 500:
                     # Failed as surely as if it had raised: the sender will redeliver.
                     failure = HandlerFailed()
-                    await release(HandlerFailed, failure, None)
+                    await finish(HandlerFailed, failure, None)
                 else:
-                    manager.__exit__(None, None, None)  # success: the claims stay
+                    await finish(None, None, None)  # success: the claims are completed
                 return response
 
             wrapper = cast("_Wrapped[P, R]", async_wrapper)
@@ -301,12 +337,12 @@ class AuditWebhookMiddleware:
             raise ImproperlyConfigured(f'settings.{SETTING}["PATHS"] must be a non-empty list of paths starting with /')
         self.paths = frozenset(paths)
         # Built now, so that a broken configuration stops the app at start-up.
-        self.verifier = settings_verifier()
+        self.verifier = require_sync(settings_verifier(), "AuditWebhookMiddleware")
         dedupe = conf.get("DEDUPE")
         if isinstance(dedupe, str):
             dedupe = import_string(dedupe)
-        if dedupe is not None and not isinstance(dedupe, DedupeStore):
-            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a DedupeStore or its import path')
+        if (dedupe is not None and not isinstance(dedupe, DedupeStore)) or is_async_store(dedupe):
+            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a sync DedupeStore or its import path')
         self.dedupe: DedupeStore | None = dedupe
         self._login_required = _LOGIN_REQUIRED in settings.MIDDLEWARE
 
@@ -341,3 +377,38 @@ class AuditWebhookMiddleware:
                 f"{request.path_info} is a {SETTING} path but its view is not marked @login_not_required: "
                 "LoginRequiredMiddleware would redirect the webhook (it has no session) to the login page"
             )
+
+
+class AuditWebhookBodyLimit(BodyLimit):
+    """The Django ASGI application, with the webhook's size limit enforced before Django reads.
+
+    ``application = AuditWebhookBodyLimit(get_asgi_application())`` in ``asgi.py``. Django's
+    ``ASGIHandler`` reads a request's whole body (to a temporary file past 2.5 MB) before
+    any middleware runs; this wrapper reads the body of a request to a webhook path
+    itself, refuses a declared ``Content-Length`` over ``max_body_bytes`` without reading
+    it and a streamed body as soon as it passes the limit (413, our JSON), and hands Django
+    the body it read. Other paths pass through untouched.
+
+    ``paths``: default ``DESCOPE_AUDIT_WEBHOOK["PATHS"]`` (compared like the middleware's,
+    with the path without ``root_path``); give them here for views with ``@audit_webhook``.
+    ``verifier``: default the verifier from settings (only its ``max_body_bytes`` is used).
+    """
+
+    def __init__(
+        self, application: ASGIApp, *, paths: Iterable[str] | None = None, verifier: Verifier | None = None
+    ) -> None:
+        if paths is None:
+            paths = _webhook_settings().get("PATHS") or ()
+        chosen = [paths] if isinstance(paths, str) else list(paths)
+        if not chosen or not all(isinstance(p, str) and p.startswith("/") for p in chosen):
+            raise ImproperlyConfigured(
+                f'AuditWebhookBodyLimit needs the webhook paths: settings.{SETTING}["PATHS"] or paths=[...]'
+            )
+        if verifier is None:
+            settings_verifier()  # built now, so that a broken configuration stops the app at start-up
+            super().__init__(application, chosen, settings_verifier)
+        elif isinstance(verifier, Verifier):
+            fixed = verifier
+            super().__init__(application, chosen, lambda: fixed)
+        else:
+            raise ConfigurationError("AuditWebhookBodyLimit takes a Verifier (or None to read the settings)")

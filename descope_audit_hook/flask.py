@@ -21,6 +21,10 @@ and headers (``WWW-Authenticate``, ``Allow``).
 With ``verifier=None`` the verifier is built once per app from ``app.config`` keys named
 like the environment variables (``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_BEARER_TOKEN``,
 ...; or a ready ``DESCOPE_AUDIT_VERIFIER``), each missing key read from the environment.
+
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md) is called
+in the request's thread, so it must be a plain function; an ``async def`` one is refused
+(``ConfigurationError``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ._adapter import (
     missing_framework,
     read_bounded,
     reject,
+    require_sync,
     run_once,
 )
 from ._dedupe import DedupeStore
@@ -49,7 +54,7 @@ try:
     from flask.typing import ResponseReturnValue
     from werkzeug.exceptions import RequestEntityTooLarge
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise missing_framework("flask", "flask", "Flask") from exc
+    missing_framework("flask", "flask", "Flask", exc)
 
 __all__ = ["EXTENSION_KEY", "View", "audit_webhook", "read_body", "verify_request"]
 
@@ -66,7 +71,7 @@ def _app_verifier(app: Flask) -> Verifier:
     if not isinstance(cached, Verifier):
         # Built on first use (the config is complete by then) and kept for the app's life;
         # two threads racing here build two equal verifiers, which is harmless.
-        cached = load_verifier(app.config, where="app.config")
+        cached = require_sync(load_verifier(app.config, where="app.config"), "the Flask adapter")
         app.extensions[EXTENSION_KEY] = cached
     return cached
 
@@ -111,11 +116,14 @@ def audit_webhook(
     """Decorate a view so that it runs only for a verified delivery, with the batch as first argument.
 
     ``dedupe``: a :class:`~descope_audit_hook.DedupeStore`; the view then sees only the
-    events not seen before (``batch.duplicates`` says how many were dropped), and if it
-    raises or answers 5xx the claims are released so that the redelivery is processed.
+    events it claimed (``batch.duplicates`` and ``batch.in_progress`` say how many were
+    dropped); if it raises or answers 5xx the claims are released so that the redelivery
+    is processed, otherwise they are completed.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
+    if verifier is not None:
+        require_sync(verifier, "the Flask adapter")
     check_dedupe(dedupe)
 
     def decorate(view: View[P]) -> Callable[P, ResponseReturnValue]:

@@ -22,13 +22,18 @@ Starlette the message as plain text. ``install_error_handler(app)`` makes both a
 this library's JSON, ``{"error": "<code>", "message": "<message>"}``, as the Flask and
 Django adapters do.
 
+A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md) may be
+``async def``: it is awaited. A plain function runs in a worker thread
+(``anyio.to_thread``), so that a JWKS fetch or an introspection call never blocks the
+event loop.
+
 Exactly once: a dependency cannot see whether the endpoint then failed, so the
 deduplication runs around the code that handles the events::
 
     hook = AuditWebhook(verifier, dedupe=SQLiteDedupeStore("dedupe.db"))
 
     async def descope_audit(batch: Annotated[AuditBatch, Depends(hook)]):
-        async with hook.exactly_once(batch) as new:   # only events not seen before
+        async with hook.exactly_once(batch) as new:   # only the events this request claimed
             await store(new)                          # raises: claims released, 500
 
 or, in one call, ``return await hook.handle(request, handler)``.
@@ -40,7 +45,7 @@ or, in one call, ``return await hook.handle(request, handler)``.
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._adapter import (
     BodyCollector,
@@ -64,7 +69,7 @@ try:
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import Response
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise missing_framework("starlette", "starlette", "Starlette") from exc
+    missing_framework("starlette", "starlette", "Starlette", exc)
 
 __all__ = [
     "AuditWebhook",
@@ -126,6 +131,11 @@ async def read_body(request: Request, verifier: Verifier) -> bytes:
     return body
 
 
+async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
+    # A synchronous token validator, off the event loop (it may fetch a JWKS or call an introspection endpoint).
+    return await anyio.to_thread.run_sync(func, token)
+
+
 class AuditWebhook:
     """Verifies a delivery: ``await hook(request)`` returns the :class:`~descope_audit_hook.AuditBatch`.
 
@@ -162,7 +172,7 @@ class AuditWebhook:
             if request.method != "POST":
                 raise reject(MethodNotAllowed())
             body = await read_body(request, verifier)
-            batch = verifier.verify(body, request.headers.raw)
+            batch = await verifier.verify_async(body, request.headers.raw, run_sync=_in_worker_thread)
         except VerificationError as exc:
             raise AuditWebhookError(exc) from None
         request.state.descope_audit = batch
@@ -170,7 +180,7 @@ class AuditWebhook:
 
     @asynccontextmanager
     async def exactly_once(self, batch: AuditBatch) -> AsyncIterator[AuditBatch]:
-        """Claim the batch's events; the body sees only new ones; its exception releases the claims.
+        """Claim the batch's events; the body sees only those; success completes them, an exception releases them.
 
         Without a ``dedupe`` store the batch is passed through unchanged. The store is
         called in a worker thread (a SQLite claim may wait on a lock; the event loop must
@@ -189,7 +199,9 @@ class AuditWebhook:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(manager.__exit__, type(exc), exc, exc.__traceback__)
             raise
-        manager.__exit__(None, None, None)  # nothing to do on success: the claims stay
+        # Success: the claims are completed, in a worker thread too.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
 
     async def handle(self, request: Request, handler: Callable[[AuditBatch], Awaitable[T]]) -> T:
         """Verify ``request`` and run ``await handler(batch)`` exactly once per event; return its result.

@@ -16,8 +16,8 @@ BEARER = BearerToken(TOKEN)
 
 
 def signed(count: int = 2, **kwargs: Any) -> Delivery:
-    """A delivery signed with SECRET and authenticated with TOKEN."""
-    return make_delivery(sample_events(count), hmac_secret=SECRET, auth=BEARER, **kwargs)
+    """A delivery signed with SECRET and authenticated with TOKEN (or ``auth=``)."""
+    return make_delivery(sample_events(count), hmac_secret=SECRET, **{"auth": BEARER, **kwargs})
 
 
 @pytest.fixture

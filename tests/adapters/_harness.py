@@ -11,6 +11,7 @@ the same way for every framework.
 # runtime, and ``Depends(hook)`` names a local variable.
 import io
 import json
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ Declared = int | None | Literal["actual"]
 ACTUAL: Final = "actual"
 
 KINDS = ("flask", "django-decorator", "django-middleware", "starlette", "fastapi")
+#: The adapters that verify on an event loop (a token validator is awaited or run in a worker thread).
+ASYNC_KINDS = ("starlette", "fastapi", "django-async")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Harness:
     received: list[AuditBatch] = field(default_factory=list)
     #: What the handler does on its next calls: "raise" (an exception) or "500" (answers 500).
     script: list[str] = field(default_factory=list)
+    #: The thread of each handler call (an async handler's is its event loop's).
+    threads: list[int] = field(default_factory=list)
 
     def send(
         self,
@@ -64,13 +69,24 @@ class HandlerBoom(RuntimeError):
     """What a scripted handler raises."""
 
 
-def record(received: list[AuditBatch], script: list[str], batch: AuditBatch) -> int:
+@dataclass
+class Recording:
     """The handler's body, the same for every framework: record the batch, follow the script."""
-    received.append(batch)
-    step = script.pop(0) if script else "ok"
-    if step == "raise":
-        raise HandlerBoom("scripted failure")
-    return 500 if step == "500" else 200
+
+    received: list[AuditBatch] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)
+    threads: list[int] = field(default_factory=list)
+
+    def __call__(self, batch: AuditBatch) -> int:
+        self.received.append(batch)
+        self.threads.append(threading.get_ident())
+        step = self.script.pop(0) if self.script else "ok"
+        if step == "raise":
+            raise HandlerBoom("scripted failure")
+        return 500 if step == "500" else 200
+
+    def harness(self, kind: str, send: Callable[[str, bytes, Mapping[str, str], Declared], Reply]) -> Harness:
+        return Harness(kind, send, self.received, self.script, self.threads)
 
 
 def _lower(items: Any) -> dict[str, str]:
@@ -88,13 +104,12 @@ def flask_harness(verifier: Verifier | None, dedupe: DedupeStore | None = None, 
 
     app = Flask("adapter_tests")
     app.config.update(config)
-    received: list[AuditBatch] = []
-    script: list[str] = []
+    record = Recording()
 
     @app.route(PATH, methods=METHODS)
     @audit_webhook(verifier, dedupe=dedupe)
     def hook(batch: AuditBatch) -> tuple[dict[str, int], int]:
-        return {"received": len(batch)}, record(received, script, batch)
+        return {"received": len(batch)}, record(batch)
 
     client = app.test_client()
 
@@ -110,7 +125,7 @@ def flask_harness(verifier: Verifier | None, dedupe: DedupeStore | None = None, 
         )
         return Reply(response.status_code, _lower(response.headers.items()), response.get_data())
 
-    yield Harness("flask", send, received, script)
+    yield record.harness("flask", send)
 
 
 # --- Django -------------------------------------------------------------------------------------------
@@ -163,7 +178,7 @@ class _Urls:
         self.urlpatterns = patterns
 
 
-def _django_send(kind: str, received: list[AuditBatch], script: list[str]) -> Harness:
+def _django_send(kind: str, record: Recording) -> Harness:
     from django.test import Client
 
     # enforce_csrf_checks: the default test client switches CSRF off, which would hide the seam.
@@ -185,7 +200,7 @@ def _django_send(kind: str, received: list[AuditBatch], script: list[str]) -> Ha
         response = client.generic(method, PATH, body, content_type=content_type, headers=plain, **extra)
         return Reply(response.status_code, _lower(response.items()), response.content)
 
-    return Harness(kind, send, received, script)
+    return record.harness(kind, send)
 
 
 @contextmanager
@@ -198,15 +213,35 @@ def django_decorator_harness(
 
     from descope_audit_hook.django import audit_webhook
 
-    received: list[AuditBatch] = []
-    script: list[str] = []
+    record = Recording()
 
     @audit_webhook(verifier, dedupe=dedupe)
     def hook(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
-        return JsonResponse({"received": len(batch)}, status=record(received, script, batch))
+        return JsonResponse({"received": len(batch)}, status=record(batch))
 
     with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **settings):
-        yield _django_send("django-decorator", received, script)
+        yield _django_send("django-decorator", record)
+
+
+@contextmanager
+def django_async_harness(
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, **settings: Any
+) -> Iterator[Harness]:
+    """An ``async def`` view with the decorator (the Django test client runs it on an event loop)."""
+    ensure_django()
+    from django.http import HttpRequest, JsonResponse
+    from django.urls import path
+
+    from descope_audit_hook.django import audit_webhook
+
+    record = Recording()
+
+    @audit_webhook(verifier, dedupe=dedupe)
+    async def hook(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+        return JsonResponse({"received": len(batch)}, status=record(batch))
+
+    with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **settings):
+        yield _django_send("django-async", record)
 
 
 @contextmanager
@@ -218,13 +253,12 @@ def django_middleware_harness(
     from django.http import HttpRequest, JsonResponse
     from django.urls import path
 
-    received: list[AuditBatch] = []
-    script: list[str] = []
+    record = Recording()
 
     @login_not_required
     def hook(request: HttpRequest) -> JsonResponse:
         batch: AuditBatch = request.descope_audit  # type: ignore[attr-defined]
-        return JsonResponse({"received": len(batch)}, status=record(received, script, batch))
+        return JsonResponse({"received": len(batch)}, status=record(batch))
 
     conf: dict[str, Any] = {"PATHS": [PATH]}
     if verifier is not None:
@@ -235,7 +269,7 @@ def django_middleware_harness(
     middleware = [MIDDLEWARE_PATH, *SECURE_MIDDLEWARE] if middleware_first else [*SECURE_MIDDLEWARE, MIDDLEWARE_PATH]
     overrides: dict[str, Any] = {"DESCOPE_AUDIT_WEBHOOK": conf, "MIDDLEWARE": middleware, **settings}
     with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **overrides):
-        yield _django_send("django-middleware", received, script)
+        yield _django_send("django-middleware", record)
 
 
 # --- Starlette and FastAPI ----------------------------------------------------------------------------
@@ -249,7 +283,7 @@ def _test_client_class() -> Any:
     return TestClient
 
 
-def _asgi_send(kind: str, app: Any, received: list[AuditBatch], script: list[str]) -> Harness:
+def _asgi_send(kind: str, app: Any, record: Recording) -> Harness:
     TestClient = _test_client_class()
 
     client = TestClient(app, raise_server_exceptions=False)
@@ -266,7 +300,7 @@ def _asgi_send(kind: str, app: Any, received: list[AuditBatch], script: list[str
         response = client.request(method, PATH, content=content, headers=sent)
         return Reply(response.status_code, _lower(response.headers.items()), response.content)
 
-    return Harness(kind, send, received, script)
+    return record.harness(kind, send)
 
 
 @contextmanager
@@ -281,11 +315,10 @@ def starlette_harness(
     from descope_audit_hook.starlette import AuditWebhook, install_error_handler
 
     hook = AuditWebhook(verifier, dedupe=dedupe)
-    received: list[AuditBatch] = []
-    script: list[str] = []
+    record = Recording()
 
     async def handler(batch: AuditBatch) -> JSONResponse:
-        return JSONResponse({"received": len(batch)}, status_code=record(received, script, batch))
+        return JSONResponse({"received": len(batch)}, status_code=record(batch))
 
     async def endpoint(request: Request) -> JSONResponse:
         return await hook.handle(request, handler)
@@ -293,7 +326,7 @@ def starlette_harness(
     app = Starlette(routes=[Route(PATH, endpoint, methods=METHODS)])
     if error_handler:
         install_error_handler(app)
-    yield _asgi_send("starlette", app, received, script)
+    yield _asgi_send("starlette", app, record)
 
 
 @contextmanager
@@ -307,21 +340,20 @@ def fastapi_harness(
     from descope_audit_hook.starlette import AuditWebhook, install_error_handler
 
     hook = AuditWebhook(verifier, dedupe=dedupe)
-    received: list[AuditBatch] = []
-    script: list[str] = []
+    record = Recording()
     app = FastAPI()
 
     @app.api_route(PATH, methods=METHODS)
     async def endpoint(batch: Annotated[AuditBatch, Depends(hook)]) -> dict[str, int]:
         async with hook.exactly_once(batch) as fresh:
-            if record(received, script, fresh) >= 500:
+            if record(fresh) >= 500:
                 # Inside exactly_once a failure is raised, so that the claims are released.
                 raise HTTPException(500)
             return {"received": len(fresh)}
 
     if error_handler:
         install_error_handler(app)
-    yield _asgi_send("fastapi", app, received, script)
+    yield _asgi_send("fastapi", app, record)
 
 
 @contextmanager
@@ -330,6 +362,7 @@ def harness_for(kind: str, verifier: Verifier | None, dedupe: DedupeStore | None
         "flask": flask_harness,
         "django-decorator": django_decorator_harness,
         "django-middleware": django_middleware_harness,
+        "django-async": django_async_harness,
         "starlette": starlette_harness,
         "fastapi": fastapi_harness,
     }

@@ -1,4 +1,8 @@
-"""Fixtures of the adapter suite: ``harness`` runs each test once per adapter."""
+"""Fixtures of the adapter suite: ``make_harness`` runs each test once per adapter.
+
+``make_any_harness`` adds the Django decorator on an ``async def`` view (``django-async``),
+for the checks where sync and async paths differ (a token validator).
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,25 @@ def kind(request: pytest.FixtureRequest) -> str:
     return value
 
 
+@pytest.fixture(params=[*KINDS, "django-async"])
+def any_kind(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
 @pytest.fixture
 def make_harness(kind: str) -> Iterator[Callable[[Verifier | None, DedupeStore | None], Harness]]:
     """``make_harness(verifier, dedupe=None)`` starts this test's adapter app; closed after the test."""
+    yield from _opener(kind)
+
+
+@pytest.fixture
+def make_any_harness(any_kind: str) -> Iterator[Callable[[Verifier | None, DedupeStore | None], Harness]]:
+    """``make_harness`` over every adapter and the Django async view."""
+    yield from _opener(any_kind)
+
+
+def _opener(kind: str) -> Iterator[Callable[[Verifier | None, DedupeStore | None], Harness]]:
     opened: list[AbstractContextManager[Harness]] = []
 
     def make(verifier: Verifier | None, dedupe: DedupeStore | None = None) -> Harness:

@@ -7,9 +7,12 @@ FastAPI dependency.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from descope_audit_hook import (
     Auth,
     BasicAuth,
     BearerToken,
+    ConfigurationError,
     DedupeStore,
     MemoryDedupeStore,
     Severity,
@@ -27,6 +31,7 @@ from descope_audit_hook import (
     Verifier,
 )
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from tests.oauth.issuer import AUDIENCE, CLIENT_ID, Issuer
 
 from ._harness import Harness, Reply
 
@@ -305,10 +310,13 @@ def test_handler_failure_without_dedupe_is_a_500(make_harness: Make) -> None:
 class BrokenStore:
     """A dedupe store whose backend is down."""
 
-    def claim(self, keys: Any) -> list[bool]:
+    def claim(self, keys: Any, owner: str) -> list[Any]:
         raise ConnectionError("dedupe backend unavailable")
 
-    def release(self, keys: Any) -> None:
+    def complete(self, keys: Any, owner: str) -> None:
+        raise AssertionError("nothing was claimed")
+
+    def release(self, keys: Any, owner: str) -> None:
         raise AssertionError("nothing was claimed")
 
 
@@ -318,3 +326,180 @@ def test_dedupe_store_failure_is_a_5xx_not_an_acknowledgement(make_harness: Make
     # Fail closed: the sender must retry rather than be told the events were handled.
     assert harness.send(body, headers).status == 500
     assert harness.received == []
+
+
+# --- a Bearer token validator: the connector's OAuth 2.0 type ----------------------------
+# Every adapter and the Django async view (make_any_harness). Real tokens come from a
+# loopback authorization server and are checked by docs/oauth.md's validator as written.
+
+OAUTH_CLAIMS = {"sub": "descope-connector", "scope": "audit:write"}
+ASYNC_KINDS = ("starlette", "fastapi", "django-async")
+
+
+def oauth_verifier(validator: Any, *tokens: str) -> Verifier:
+    return Verifier(SECRET, auth=BearerToken(*tokens, validator=validator), required_headers=REQUIRED)
+
+
+def oauth_delivery(token: str, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
+    return make_delivery(
+        sample_events(3), hmac_secret=SECRET, auth=BearerToken(token), required_headers=REQUIRED, **kwargs
+    )
+
+
+class Validator:
+    """A validator that records the thread of each call; ``answer`` says what it does."""
+
+    def __init__(self, answer: Callable[[str], Any] = lambda token: dict(OAUTH_CLAIMS)) -> None:
+        self.answer = answer
+        self.threads: list[int] = []
+
+    def __call__(self, token: str) -> Any:
+        self.threads.append(threading.get_ident())
+        return self.answer(token)
+
+
+@pytest.mark.parametrize("kid", ["rs-1", "ec-1"], ids=["RS256", "ES256"])
+def test_a_real_token_reaches_the_handler_with_its_claims(
+    make_any_harness: Make, oauth_issuer: Issuer, oauth_recipe: ModuleType, kid: str
+) -> None:
+    harness = make_any_harness(oauth_verifier(oauth_recipe.validate))
+    reply = harness.send(*oauth_delivery(oauth_issuer.mint(kid=kid)))
+    assert reply.status == 200, reply.body[:300]
+    [batch] = harness.received
+    assert batch.claims is not None
+    assert batch.claims["client_id"] == CLIENT_ID
+    assert batch.claims["aud"] == AUDIENCE
+    with pytest.raises(TypeError):
+        batch.claims["scope"] = "admin"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "bad", ["wrong audience", "expired", "not yet valid", "alg none", "HS256 with the public key as secret", "garbage"]
+)
+def test_a_bad_real_token_is_a_401_with_the_bearer_challenge(
+    make_any_harness: Make, oauth_issuer: Issuer, oauth_recipe: ModuleType, bad: str
+) -> None:
+    from tests.oauth.test_recipe import _bad_tokens
+
+    harness = make_any_harness(oauth_verifier(oauth_recipe.validate))
+    token, _ = _bad_tokens(oauth_issuer)[bad]
+    reply = harness.send(*oauth_delivery(token))
+    answer = assert_rejected(harness, reply, 401, "invalid_credentials")
+    assert answer["message"] == "invalid credentials"
+    assert reply.headers["www-authenticate"] == 'Bearer realm="descope-audit-hook"'
+    assert token not in reply.body.decode() + json.dumps(dict(reply.headers))
+
+
+class OddError(Exception):
+    pass
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+def _recurse(depth: int = 0) -> Any:
+    return _recurse(depth + 1)
+
+
+ODD: dict[str, Callable[[str], Any]] = {
+    "ValueError": lambda token: _raise(ValueError(token)),
+    "custom exception": lambda token: _raise(OddError(token)),
+    "RecursionError": lambda token: _recurse(),
+    "StopIteration": lambda token: _raise(StopIteration(token)),
+    "returns None": lambda token: None,
+    "returns True": lambda token: True,
+    "returns {}": lambda token: {},
+}
+
+
+@pytest.mark.parametrize("odd", list(ODD))
+def test_whatever_the_validator_does_wrong_is_a_401_never_a_500(make_any_harness: Make, odd: str) -> None:
+    harness = make_any_harness(oauth_verifier(ODD[odd]))
+    reply = harness.send(*oauth_delivery("some.opaque.token"))
+    assert_rejected(harness, reply, 401, "invalid_credentials")
+    assert reply.headers["www-authenticate"].startswith("Bearer ")
+    assert b"some.opaque.token" not in reply.body
+
+
+@pytest.mark.parametrize("any_kind", ASYNC_KINDS)
+@pytest.mark.parametrize("odd", list(ODD))
+def test_whatever_an_async_validator_does_wrong_is_a_401_never_a_500(make_any_harness: Make, odd: str) -> None:
+    sync = ODD[odd]
+
+    async def validate(token: str) -> Any:
+        return sync(token)
+
+    harness = make_any_harness(oauth_verifier(validate))
+    assert_rejected(harness, harness.send(*oauth_delivery("some.opaque.token")), 401, "invalid_credentials")
+
+
+def test_a_fixed_token_and_a_validator_while_a_connector_migrates(make_any_harness: Make) -> None:
+    validator = Validator(lambda token: dict(OAUTH_CLAIMS) if token == "new.jwt.token" else None)
+    harness = make_any_harness(oauth_verifier(validator, "old-fixed-token"))
+    assert harness.send(*oauth_delivery("old-fixed-token")).status == 200
+    assert validator.threads == []  # a fixed token never reaches the validator
+    assert harness.send(*oauth_delivery("new.jwt.token")).status == 200
+    assert len(validator.threads) == 1
+    assert [b.claims for b in harness.received] == [None, OAUTH_CLAIMS]
+    assert harness.send(*oauth_delivery("neither.of.them")).status == 401
+
+
+def test_the_validator_is_not_called_before_the_signature_and_static_headers_passed(make_any_harness: Make) -> None:
+    validator = Validator()
+    harness = make_any_harness(oauth_verifier(validator))
+    body, headers = oauth_delivery("some.jwt.token")
+    forged = {**headers, SIG: make_delivery(body, hmac_secret="not-the-secret").headers[SIG]}
+    assert_rejected(harness, harness.send(body, forged), 401, "invalid_signature")
+    assert_rejected(harness, harness.send(body, {**headers, "x-env": "dev"}), 401, "invalid_header")
+    assert validator.threads == []
+    assert harness.send(body, headers).status == 200
+    assert len(validator.threads) == 1
+
+
+def test_a_sync_validator_runs_off_the_event_loop(make_any_harness: Make, any_kind: str) -> None:
+    # A JWKS fetch or an introspection call in the validator must not block the event loop:
+    # the async paths run a plain function in a worker thread. The sync ones call it in the
+    # request's thread, as they do everything else.
+    validator = Validator()
+    harness = make_any_harness(oauth_verifier(validator))
+    assert harness.send(*oauth_delivery("some.jwt.token")).status == 200
+    [validator_thread] = validator.threads
+    [handler_thread] = harness.threads
+    if any_kind in ASYNC_KINDS:
+        assert validator_thread != handler_thread
+    else:
+        assert validator_thread == handler_thread
+
+
+def test_an_async_validator_is_awaited_on_the_loop_or_refused_at_set_up(make_any_harness: Make, any_kind: str) -> None:
+    threads: list[int] = []
+
+    async def validate(token: str) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        threads.append(threading.get_ident())
+        return dict(OAUTH_CLAIMS)
+
+    verifier = oauth_verifier(validate)
+    if any_kind in ASYNC_KINDS:
+        harness = make_any_harness(verifier)
+        assert harness.send(*oauth_delivery("some.jwt.token")).status == 200
+        assert threads == harness.threads  # awaited on the loop that runs the handler
+        assert harness.received[0].claims == OAUTH_CLAIMS
+    elif any_kind == "django-middleware":
+        # The middleware is built with the app (on the first request here): it refuses to start.
+        harness = make_any_harness(verifier)
+        with pytest.raises(ConfigurationError, match="async def token validator"):
+            harness.send(*oauth_delivery("some.jwt.token"))
+        assert threads == []
+    else:
+        with pytest.raises(ConfigurationError, match="async def token validator"):
+            make_any_harness(verifier)
+
+
+def test_the_claims_survive_exactly_once(make_any_harness: Make) -> None:
+    harness = make_any_harness(oauth_verifier(Validator()), MemoryDedupeStore())
+    body, headers = oauth_delivery("some.jwt.token")
+    assert harness.send(body, headers).json() == {"received": 3}
+    assert harness.send(body, headers).json() == {"received": 0}
+    assert [(len(b), b.duplicates, b.claims) for b in harness.received] == [(3, 0, OAUTH_CLAIMS), (0, 3, OAUTH_CLAIMS)]

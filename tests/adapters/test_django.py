@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -19,11 +21,14 @@ ensure_django()
 from django.contrib.auth.decorators import login_not_required  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from descope_audit_hook import (  # noqa: E402
+    AsyncPostgresDedupeStore,
     AuditBatch,
+    BearerToken,
+    ClaimState,
     ConfigurationError,
     DedupeStore,
     MemoryDedupeStore,
@@ -33,6 +38,7 @@ from descope_audit_hook.django import CacheDedupeStore, audit_webhook  # noqa: E
 
 VERIFIER = Verifier(SECRET, auth=BEARER)
 STORE = MemoryDedupeStore()  # DEDUPE as an import path names this
+ASYNC_POSTGRES = AsyncPostgresDedupeStore(lambda: None)  # refused: the middleware is sync
 received: list[tuple[AuditBatch, bytes, dict[str, Any]]] = []
 
 
@@ -66,19 +72,27 @@ async def decorated_async(request: HttpRequest, batch: AuditBatch) -> JsonRespon
 
 
 class ThreadRecordingStore(MemoryDedupeStore):
-    """A memory store that notes which thread each claim and release ran in."""
+    """A memory store that notes which thread each claim, complete and release ran in."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.threads: list[int] = []
+        self.calls: list[tuple[str, int]] = []
 
-    def claim(self, keys: Sequence[str]) -> list[bool]:
-        self.threads.append(threading.get_ident())
-        return super().claim(keys)
+    @property
+    def threads(self) -> list[int]:
+        return [thread for _, thread in self.calls]
 
-    def release(self, keys: Sequence[str]) -> None:
-        self.threads.append(threading.get_ident())
-        super().release(keys)
+    def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+        self.calls.append(("claim", threading.get_ident()))
+        return super().claim(keys, owner)
+
+    def complete(self, keys: Sequence[str], owner: str) -> None:
+        self.calls.append(("complete", threading.get_ident()))
+        super().complete(keys, owner)
+
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        self.calls.append(("release", threading.get_ident()))
+        super().release(keys, owner)
 
 
 ASYNC_STORE = ThreadRecordingStore()
@@ -204,6 +218,7 @@ def test_unmarked_view_is_fine_without_login_required() -> None:
         ({"PATHS": ["mw/hook"]}, "PATHS"),
         ({"PATHS": ["/mw/hook"], "PATH": "/typo"}, "unknown keys: PATH"),
         ({"PATHS": ["/mw/hook"], "DEDUPE": 3}, "DEDUPE"),
+        ({"PATHS": ["/mw/hook"], "DEDUPE": f"{__name__}.ASYNC_POSTGRES"}, "sync DedupeStore"),
     ],
 )
 def test_middleware_configuration_errors(webhook: dict[str, Any], match: str) -> None:
@@ -211,9 +226,9 @@ def test_middleware_configuration_errors(webhook: dict[str, Any], match: str) ->
         client().get("/form")
 
 
-def test_middleware_with_dedupe_from_an_import_path() -> None:
+def test_middleware_with_dedupe_from_an_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
     body, headers = signed(3)
-    STORE.release([e.fingerprint for e in VERIFIER.verify(body, headers)])
+    monkeypatch.setattr(sys.modules[__name__], "STORE", MemoryDedupeStore())  # fresh: no event seen yet
     with project(WEBHOOK={"DEDUPE": f"{__name__}.STORE"}):
         assert post(client(), "/mw/hook", body, headers).json() == {"received": 3}
         assert post(client(), "/mw/hook", body, headers).json() == {"received": 0}
@@ -239,6 +254,22 @@ def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.Monk
     with project(WEBHOOK=webhook):
         assert post(client(), "/mw/hook", body, headers).status_code == 200
         assert post(client(), "/mw/hook", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
+
+
+def test_a_token_validator_named_in_settings(clean_env: pytest.MonkeyPatch) -> None:
+    body, headers = signed(auth=BearerToken("good.token.value"))
+    other = {**headers, "Authorization": "Bearer other.token"}
+    webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_VALIDATOR": "tests.core._validators:accept"}
+    with project(WEBHOOK=webhook):
+        assert post(client(), "/mw/hook", body, headers).status_code == 200
+        assert post(client(), "/mw/hook", body, other).status_code == 401
+        assert post(client(), "/settings-hook", body, headers).status_code == 200
+    assert [b.claims for b, _, _ in received] == [{"sub": "descope-connector", "scope": "audit:write"}] * 2
+    # A top-level setting works too; an async def validator stops the middleware from loading.
+    refused = pytest.raises(ConfigurationError, match="async def token validator")
+    top_level = override_settings(DESCOPE_AUDIT_BEARER_VALIDATOR="tests.core._validators:accept_async")
+    with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=SECRET), top_level, refused:
+        client().get("/form")
 
 
 def test_missing_configuration_is_a_500_not_a_4xx(clean_env: pytest.MonkeyPatch) -> None:
@@ -274,6 +305,8 @@ def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
         audit_webhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="dedupe"):
         audit_webhook(VERIFIER, dedupe=set())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="AsyncPostgresDedupeStore is async"):
+        audit_webhook(VERIFIER, dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
 
 
 def test_under_asgi_with_the_async_client() -> None:
@@ -314,7 +347,7 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
         return statuses
 
     async_script[:] = ["raise", "500"]
-    ASYNC_STORE.threads.clear()
+    ASYNC_STORE.calls.clear()
     loop_threads.clear()
     with project():
         statuses = asyncio.run(deliver())
@@ -322,5 +355,128 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
     assert statuses == [500, 500, 200, 200]
     assert [len(batch) for batch, _, _ in received] == [3, 3, 0]
     assert received[-1][0].duplicates == 3
-    assert ASYNC_STORE.threads, "the store was never called"
+    # Two claims and releases, then a claim and a complete, then a claim of nothing new.
+    methods = [method for method, _ in ASYNC_STORE.calls]
+    assert methods == ["claim", "release", "claim", "release", "claim", "complete", "claim"]
     assert not set(ASYNC_STORE.threads) & set(loop_threads), "the store ran on the event loop's thread"
+
+
+# --- AuditWebhookBodyLimit: the size limit before Django's ASGIHandler reads the body ------------
+
+
+class AsgiExchange:
+    """One request through an ASGI application: the body offered in chunks, what was read, what came back."""
+
+    def __init__(self, chunks: Sequence[bytes], *, headers: dict[str, str], declared: int | None = None) -> None:
+        self.chunks = list(chunks)
+        self.declared = declared
+        self.headers = headers
+        self.read = 0
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.chunks:
+            await asyncio.sleep(0.01)
+            return {"type": "http.disconnect"}
+        chunk = self.chunks.pop(0)
+        self.read += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(self.chunks)}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def run(self, app: Any, path: str = "/mw/hook") -> tuple[int, bytes]:
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        if self.declared is not None:
+            raw.append((b"content-length", str(self.declared).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), *raw],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        asyncio.run(app(scope, self.receive, self.send))
+        start = next(m for m in self.sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+        return int(start["status"]), body
+
+
+def _asgi_app(**kwargs: Any) -> Any:
+    from django.core.handlers.asgi import ASGIHandler
+
+    from descope_audit_hook.django import AuditWebhookBodyLimit
+
+    return AuditWebhookBodyLimit(ASGIHandler(), **kwargs)
+
+
+LIMIT = 2048
+
+
+def test_asgi_body_limit_passes_a_delivery_to_django() -> None:
+    body, headers = signed(3)
+    with project():
+        app = _asgi_app()
+        exchange = AsgiExchange([body[:100], body[100:]], headers=headers, declared=len(body))
+        assert exchange.run(app) == (200, b'{"received": 3}')
+    assert received[0][1] == body
+
+
+def test_asgi_body_limit_refuses_a_declared_oversize_body_before_reading() -> None:
+    _, headers = signed(3)
+    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+        exchange = AsgiExchange([b"[" * 1000] * 10, headers=headers, declared=10_000)
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
+    start = next(m for m in exchange.sent if m["type"] == "http.response.start")
+    assert (b"connection", b"close") in start["headers"]
+    assert received == []
+
+
+def test_asgi_body_limit_stops_a_streamed_body_past_the_limit() -> None:
+    _, headers = signed()
+    chunks = [b"[" * 1000] * 200  # 200 kB, no Content-Length
+    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+        exchange = AsgiExchange(chunks, headers=headers)
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
+    # Read: up to the limit, then what the lingering close drained before the client "stopped".
+    assert received == []
+    assert exchange.read <= 200_000
+
+
+@pytest.mark.parametrize(("declared", "code"), [("abc", "invalid_content_length"), ("1, 2", "invalid_content_length")])
+def test_asgi_body_limit_refuses_a_bad_length(declared: str, code: str) -> None:
+    body, headers = signed()
+    with project():
+        exchange = AsgiExchange([body], headers={**headers, "content-length": declared})
+        status, answer = exchange.run(_asgi_app())
+    assert (status, json.loads(answer)["error"]) == (400, code)
+
+
+def test_asgi_body_limit_leaves_other_paths_and_departed_clients_alone() -> None:
+    _, headers = signed()
+    with project():
+        app = _asgi_app(paths=["/mw/hook"], verifier=Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT))
+        # Another path: Django reads it itself (and CSRF refuses this POST).
+        assert AsgiExchange([b"x" * 5000], headers={}).run(app, "/form")[0] == 403
+        # A client that went away before its body was read: nobody to answer, Django not called.
+        gone = AsgiExchange([], headers=headers)
+        scope = {"type": "http", "method": "POST", "path": "/mw/hook", "root_path": "", "headers": []}
+        asyncio.run(app(scope, gone.receive, gone.send))
+        assert gone.sent == []
+    assert received == []
+
+
+def test_asgi_body_limit_needs_paths() -> None:
+    with project(WEBHOOK={"PATHS": None}, MIDDLEWARE=[]), pytest.raises(ImproperlyConfigured, match="webhook paths"):
+        _asgi_app()
+    with project(), pytest.raises(ConfigurationError, match="takes a Verifier"):
+        _asgi_app(verifier="not a verifier")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask, g
 
-from descope_audit_hook import AuditBatch, ConfigurationError, Verifier
+from descope_audit_hook import AsyncPostgresDedupeStore, AuditBatch, BearerToken, ConfigurationError, Verifier
 from descope_audit_hook.flask import EXTENSION_KEY, audit_webhook
 
 from ._common import BEARER, SECRET, TOKEN, clean_env, signed
@@ -187,3 +187,33 @@ def test_decorator_refuses_a_non_verifier_or_a_non_store() -> None:
         audit_webhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="dedupe"):
         audit_webhook(Verifier(SECRET), dedupe={})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="sync DedupeStore"):
+        audit_webhook(Verifier(SECRET), dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
+
+
+def test_a_token_validator_named_in_app_config(clean_env: pytest.MonkeyPatch) -> None:
+    app, received = make_app(
+        DESCOPE_AUDIT_HMAC_SECRET=SECRET, DESCOPE_AUDIT_BEARER_VALIDATOR="tests.core._validators:accept"
+    )
+    body, headers = signed(auth=BearerToken("good.token.value"))
+    client = app.test_client()
+    assert client.post("/hook", data=body, headers=headers).status_code == 200
+    assert client.post("/hook", data=body, headers={**headers, "Authorization": "Bearer other"}).status_code == 401
+    [batch] = received
+    assert batch.claims == {"sub": "descope-connector", "scope": "audit:write"}
+
+
+def test_an_async_token_validator_is_refused(clean_env: pytest.MonkeyPatch) -> None:
+    async def validate(token: str) -> dict[str, str]:
+        return {"sub": "x"}
+
+    # Flask calls the validator in the request's thread: refused when the decorator is applied...
+    with pytest.raises(ConfigurationError, match="async def token validator"):
+        make_app(Verifier(SECRET, auth=BearerToken(validator=validate)))
+    # ... or, from app.config, when the verifier is built on the first request (a 500, never a 4xx).
+    app, received = make_app(
+        DESCOPE_AUDIT_HMAC_SECRET=SECRET, DESCOPE_AUDIT_BEARER_VALIDATOR="tests.core._validators:accept_async"
+    )
+    body, headers = signed(auth=BearerToken("good.token.value"))
+    assert app.test_client().post("/hook", data=body, headers=headers).status_code == 500
+    assert received == []

@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from descope_audit_hook import AuditBatch, ConfigurationError, MemoryDedupeStore, Verifier
+from descope_audit_hook import (
+    AsyncPostgresDedupeStore,
+    AuditBatch,
+    ClaimState,
+    ConfigurationError,
+    MemoryDedupeStore,
+    Verifier,
+)
 from descope_audit_hook.starlette import AuditWebhook, AuditWebhookError
 
 from ._common import BEARER, SECRET, TOKEN, clean_env, signed
@@ -96,6 +103,9 @@ def test_constructor_refuses_wrong_types() -> None:
         AuditWebhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         AuditWebhook(Verifier(SECRET), dedupe=object())  # type: ignore[arg-type]
+    # Not yet: the adapter runs a sync store in a worker thread.
+    with pytest.raises(ConfigurationError, match="sync DedupeStore"):
+        AuditWebhook(Verifier(SECRET), dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
 
 
 async def call_asgi(app: Any, chunks: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes, int]:
@@ -217,23 +227,33 @@ def test_audit_webhook_error_carries_the_library_error() -> None:
 
 
 class ThreadRecordingStore(MemoryDedupeStore):
-    """Records the thread each claim and release runs in."""
+    """Records the thread each claim, complete and release runs in."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.threads: list[int] = []
+        self.calls: list[tuple[str, int]] = []
 
-    def claim(self, keys: Any) -> list[bool]:
+    @property
+    def threads(self) -> list[int]:
+        return [thread for _, thread in self.calls]
+
+    def claim(self, keys: Any, owner: str) -> list[ClaimState]:
         import threading
 
-        self.threads.append(threading.get_ident())
-        return super().claim(keys)
+        self.calls.append(("claim", threading.get_ident()))
+        return super().claim(keys, owner)
 
-    def release(self, keys: Any) -> None:
+    def complete(self, keys: Any, owner: str) -> None:
         import threading
 
-        self.threads.append(threading.get_ident())
-        super().release(keys)
+        self.calls.append(("complete", threading.get_ident()))
+        super().complete(keys, owner)
+
+    def release(self, keys: Any, owner: str) -> None:
+        import threading
+
+        self.calls.append(("release", threading.get_ident()))
+        super().release(keys, owner)
 
 
 def test_exactly_once_runs_the_store_off_the_event_loop_and_releases_on_cancellation() -> None:
@@ -264,4 +284,23 @@ def test_exactly_once_runs_the_store_off_the_event_loop_and_releases_on_cancella
     assert len(store.threads) == 2  # one claim, one release
     assert loop_thread not in store.threads
     # Released: the events can be claimed again, as a redelivery would.
-    assert store.claim(keys) == [True, True, True]
+    assert store.claim(keys, "redelivery") == [ClaimState.CLAIMED] * 3
+
+
+def test_exactly_once_completes_off_the_event_loop() -> None:
+    import threading
+
+    store = ThreadRecordingStore()
+    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    body, headers = signed(3)
+    batch = hook.verifier.verify(body, headers)
+
+    async def main() -> int:
+        async with hook.exactly_once(batch) as new:
+            assert len(new) == 3
+        return threading.get_ident()
+
+    loop_thread = anyio.run(main)
+    assert [method for method, _ in store.calls] == ["claim", "complete"]
+    assert loop_thread not in store.threads
+    assert store.claim([event.fingerprint for event in batch], "redelivery") == [ClaimState.COMPLETED] * 3

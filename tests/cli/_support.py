@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-__all__ = ["CLI", "REPO", "clean_env", "get_json", "run_cli", "serving"]
+import pytest
+
+__all__ = ["CLI", "REPO", "clean_env", "get_json", "run_cli", "self_signed", "serving"]
 
 CLI = [sys.executable, "-m", "descope_audit_hook"]
 REPO = Path(__file__).resolve().parents[2]
@@ -69,3 +72,22 @@ def serving(server: WSGIServer) -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for localhost / 127.0.0.1, made by openssl (Debian has it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:  # pragma: no cover - openssl ships with Debian and with CI
+        pytest.fail("openssl is needed to make the test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+            *("-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key

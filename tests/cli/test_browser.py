@@ -1,13 +1,19 @@
-"""The audit page in real headless Chromium: table, filters, paging, escaping; a screenshot as artifact."""
+"""The audit page in real headless Chromium: table, chart, filters, time range, exports, paging,
+escaping, the layout at 1400 px, the login form; screenshots as artifacts in test-artifacts/."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
+import urllib.error
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from selenium import webdriver
@@ -26,6 +32,8 @@ from ._support import CLI, REPO, get_json, run_cli
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SECRET = "browser-hmac-secret"
 ARTIFACT = REPO / "test-artifacts" / "audit-page.png"
+LOGIN_ARTIFACT = REPO / "test-artifacts" / "audit-page-login.png"
+PAGE_TOKEN = "browser-page-token-0123456789"
 HEADINGS = [
     "Time",
     "Action",
@@ -212,3 +220,127 @@ def test_paging_and_a_hostile_filter_value(receiver: Server, browser: WebDriver)
     browser.get(f"{receiver.url}/?user={quote(hostile)}")
     assert browser.find_element(By.ID, "f-user").get_attribute("value") == hostile
     _not_pwned(browser)
+
+
+def _drawn(driver: WebDriver) -> tuple[Counter[tuple[int, str]], int, int]:
+    """The chart's bars as drawn: ``((slot start, severity) -> count, origin, slot width)``."""
+    svg = driver.find_element(By.ID, "chart-svg")
+    drawn: Counter[tuple[int, str]] = Counter()
+    for group in svg.find_elements(By.CSS_SELECTOR, "g.slot"):
+        start = int(group.get_attribute("data-start") or "")
+        for rect in group.find_elements(By.CSS_SELECTOR, "rect.bar"):
+            assert rect.size["height"] > 0, "a bar that is not drawn"
+            drawn[(start, rect.get_attribute("data-severity") or "")] += int(rect.get_attribute("data-count") or "")
+    return drawn, int(svg.get_attribute("data-origin") or ""), int(svg.get_attribute("data-width") or "")
+
+
+def _stored(server: Server, query: str, origin: int, width: int) -> Counter[tuple[int, str]]:
+    events = _listing(server, query)["events"]
+    return Counter((origin + (e["occurred"] - origin) // width * width, e["type"] or "none") for e in events)
+
+
+def test_the_chart_shows_the_counts_in_the_store(receiver: Server, browser: WebDriver) -> None:
+    browser.get(receiver.url + "/")
+    drawn, origin, width = _drawn(browser)
+    assert width == 3_600_000  # the events span a few hours: one bar per hour
+    assert drawn == _stored(receiver, "", origin, width)
+    assert sum(drawn.values()) == 31
+    assert len({start for start, _ in drawn}) >= 2
+    tooltip = browser.find_element(By.CSS_SELECTOR, "#chart-svg g.slot title").get_attribute("textContent") or ""
+    assert "UTC, per hour:" in tooltip
+    _not_pwned(browser)
+
+    Select(browser.find_element(By.ID, "f-severity")).select_by_value("warn")
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
+    drawn, origin, width = _drawn(browser)
+    assert {severity for _, severity in drawn} == {"warn"}
+    assert drawn == _stored(receiver, "severity=warn", origin, width)
+
+
+def test_the_time_range_filters_table_chart_and_exports(receiver: Server, browser: WebDriver) -> None:
+    browser.get(receiver.url + "/")
+    # The browser's own date-time widgets differ by locale; the value is what the form sends.
+    for field, value in (("f-from", "2026-06-08T20:18:40"), ("f-to", "2026-06-08T20:18:55")):
+        browser.execute_script("arguments[0].value = arguments[1]", browser.find_element(By.ID, field), value)
+    _navigate(browser, browser.find_element(By.ID, "f-apply"))
+    assert "from=2026-06-08T20%3A18%3A40" in browser.current_url
+    query = "from=2026-06-08T20:18:40&to=2026-06-08T20:18:55"
+    expected = _listing(receiver, query)
+    assert 0 < expected["total"] < 31
+    assert [row.get_attribute("data-fingerprint") for row in _rows(browser)] == [
+        e["fingerprint"] for e in expected["events"]
+    ]
+    assert browser.find_element(By.ID, "f-from").get_attribute("value") == "2026-06-08T20:18:40"
+    drawn, origin, width = _drawn(browser)
+    assert drawn == _stored(receiver, query, origin, width)
+
+    link = browser.find_element(By.ID, "export-csv").get_attribute("href") or ""
+    assert urlsplit(link).path == "/api/events.csv"
+    with urllib.request.urlopen(link, timeout=10) as response:
+        rows = list(csv.DictReader(io.StringIO(response.read().decode())))
+    assert [row["fingerprint"] for row in rows] == [e["fingerprint"] for e in expected["events"]]
+    link = browser.find_element(By.ID, "export-jsonl").get_attribute("href") or ""
+    with urllib.request.urlopen(link, timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    assert [json.loads(line) for line in lines] == expected["events"]
+
+
+def test_at_1400_px_the_data_column_is_on_screen(receiver: Server, browser: WebDriver) -> None:
+    browser.set_window_size(1400, 1000)
+    try:
+        browser.get(receiver.url + "/")
+        assert 1300 < browser.execute_script("return window.innerWidth") <= 1400
+        details = browser.find_element(By.CSS_SELECTOR, "#events td.data details")
+        details.find_element(By.TAG_NAME, "summary").click()  # fails if the cell is off-screen
+        visible = browser.execute_script("return document.documentElement.clientWidth")
+        for element in (details.find_element(By.TAG_NAME, "pre"), browser.find_element(By.ID, "events")):
+            box = element.rect
+            assert box["x"] + box["width"] <= visible, f"clipped: {box} in {visible} px"
+    finally:
+        browser.set_window_size(1600, 1200)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A receiver with an access token for its page."""
+    workdir = tmp_path_factory.mktemp("guarded")
+    argv = [*CLI, "serve", "--port", "{port}", "--db", str(workdir / "events.db"), "--hmac-secret", SECRET]
+    with serve(argv, {"DESCOPE_AUDIT_PAGE_TOKEN": PAGE_TOKEN}, workdir, ready_path="/audit.css") as server:
+        sent = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "5"])
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        yield server
+
+
+def test_login_form_cookie_and_logout(guarded: Server, browser: WebDriver) -> None:
+    browser.delete_all_cookies()
+    browser.get(guarded.url + "/")
+    assert urlsplit(browser.current_url).path == "/login"
+    browser.find_element(By.ID, "token").send_keys("not-the-page-token-at-all")
+    _navigate(browser, browser.find_element(By.ID, "login"))
+    assert "not valid" in browser.find_element(By.ID, "login-error").text
+
+    browser.find_element(By.ID, "token").send_keys(PAGE_TOKEN)
+    _navigate(browser, browser.find_element(By.ID, "login"))
+    assert urlsplit(browser.current_url).path == "/"
+    assert len(_rows(browser)) == 5
+    cookie = browser.get_cookie("descope_audit_session")
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert PAGE_TOKEN not in cookie["value"]
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly: no script can read it
+    LOGIN_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(LOGIN_ARTIFACT))
+
+    _navigate(browser, browser.find_element(By.ID, "logout"))
+    assert urlsplit(browser.current_url).path == "/login"
+    browser.get(guarded.url + "/")
+    assert urlsplit(browser.current_url).path == "/login"
+    # The old cookie, replayed by hand, opens nothing either: the session ended on the server.
+    request = urllib.request.Request(
+        guarded.url + "/api/events", headers={"Cookie": f"descope_audit_session={cookie['value']}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 401

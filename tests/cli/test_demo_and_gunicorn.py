@@ -26,8 +26,15 @@ def test_demo_exits_0_and_every_outcome_is_the_expected_one() -> None:
     assert all(row.rstrip().endswith("ok") for row in rows)
     for expected in ("200 stored 5", "401 invalid_signature", "401 invalid_credentials", "413 payload_too_large"):
         assert expected in out
+    # The connector's OAuth type: a token from the demo's loopback token endpoint, and one it never issued.
+    assert re.search(r"OAuth 2\.0 client credentials, 2 events\s+/hooks/oauth\s+200 stored 2\s+200 stored 2\s+ok", out)
+    assert re.search(
+        r"OAuth token never issued\s+/hooks/oauth\s+401 invalid_credentials\s+401 invalid_credentials", out
+    )
     assert "result: every outcome was the expected one" in out
-    assert re.search(r"audit page: http://127\.0\.0\.1:\d+/", out)
+    # The receiver is gone when the demo ends: no URL of a page that does not answer, but how to keep it.
+    assert "audit page: http" not in out
+    assert out.rstrip().endswith("'descope-audit-hook demo --keep-serving' keeps it up to browse its audit page")
     assert result.stderr == ""
 
 
@@ -47,7 +54,7 @@ def test_receiver_under_gunicorn_accepts_a_signed_post(tmp_path: Path) -> None:
     }
     argv = [
         *(sys.executable, "-m", "gunicorn", "--bind", "{host}:{port}", "--workers", "2"),
-        "descope_audit_hook._receiver:create_app()",
+        "descope_audit_hook.receiver:create_app()",
     ]
     with serve(argv, env, tmp_path, ready_path="/api/events") as server:
         hook = server.url + "/descope/audit"
@@ -73,7 +80,8 @@ def test_demo_keep_serving_leaves_the_audit_page_up_until_terminated() -> None:
             assert time.monotonic() < deadline, server.output()
             time.sleep(0.05)
         assert "result: every outcome was the expected one" in server.output()
+        assert f"audit page: {server.url}/" in server.output()
         listing = get_json(server.url + "/api/events")
-        assert listing["total"] == 10
+        assert listing["total"] == 12
         process = server.process
     assert process.returncode == 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from descope_audit_hook.testing import sample_event, sample_events
+from descope_audit_hook.testing import SAMPLE_KINDS, sample_event, sample_events
 from tests.e2e.servers import Server, serve
 
 from ._support import CLI, get_json, run_cli
@@ -112,12 +112,13 @@ def test_builtin_samples_and_from_env(receivers: dict[str, Server]) -> None:
         "DESCOPE_AUDIT_BEARER_TOKEN": "e2e-bearer-token",
         "DESCOPE_AUDIT_HEADERS": '{"x-environment": "e2e"}',
     }
-    for sample in ("login-succeeded", "login-failed", "user-modified"):
+    # One set of names: every kind of testing.sample_event() is a --sample, sending that very event.
+    for sample in SAMPLE_KINDS:
         result = run_cli(["send", server.url + "/descope/audit", "--sample", sample, "--from-env"], env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert '"received": 1' in result.stdout
-    actions = {e["action"] for e in get_json(server.url + "/api/events?per_page=500")["events"]}
-    assert {"LoginSucceed", "LoginFailed", "UserModified"} <= actions
+    stored = [e["raw"] for e in get_json(server.url + "/api/events?per_page=500")["events"]]
+    assert all(sample_event(kind) in stored for kind in SAMPLE_KINDS)
     expected = sample_event("login_failed")
     failed = get_json(server.url + "/api/events?action=LoginFailed&user=alice%40example.com")["events"]
     assert expected in [e["raw"] for e in failed]
@@ -181,3 +182,28 @@ def test_default_database_is_in_the_working_directory(tmp_path: Path) -> None:
         assert "database: audit-events.db" in server.output()
     with sqlite3.connect(tmp_path / "audit-events.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("token", [None, "e2e-page-token-0123456789"])
+def test_serve_on_a_non_loopback_address_needs_a_token_for_the_page(tmp_path: Path, token: str | None) -> None:
+    env = {"DESCOPE_AUDIT_PAGE_TOKEN": token} if token else {}
+    argv = [*CLI, "serve", "--host", "0.0.0.0", "--port", "{port}", "--db", str(tmp_path / "e.db")]
+    with serve([*argv, "--hmac-secret", SECRET], env, tmp_path, ready_path="/audit.css") as server:
+        sent = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "2"])
+        assert sent.returncode == 0, sent.stdout + sent.stderr  # the webhook works on any address
+        request = urllib.request.Request(server.url + "/api/events")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert json.loads(response.read())["total"] == 2
+        else:
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            refused.value.close()
+            assert refused.value.code == 403
+        output = server.output()
+    if token:
+        assert "(log in with the access token)" in output
+        assert token not in output
+    else:
+        assert "audit page: off on a non-loopback address without an access token" in output

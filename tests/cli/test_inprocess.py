@@ -15,8 +15,8 @@ import pytest
 from descope_audit_hook import BasicAuth, BearerToken, Verifier
 from descope_audit_hook._cli import main, safe_text
 from descope_audit_hook._demo import run_demo
-from descope_audit_hook._receiver import make_app, make_server
 from descope_audit_hook._sender import UsageError, load_payload, parse_header_option, sample_payload
+from descope_audit_hook.receiver import make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import free_port
 

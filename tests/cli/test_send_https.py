@@ -3,48 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
-import subprocess
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from descope_audit_hook import Verifier
-from descope_audit_hook._receiver import make_app, make_server
+from descope_audit_hook.receiver import make_app, make_server
 
-from ._support import run_cli, serving
+from ._support import run_cli, self_signed, serving
 
 pytestmark = pytest.mark.server
 
 SECRET = "https-hmac-secret"
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for localhost / 127.0.0.1, made by openssl (Debian has it)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:  # pragma: no cover - openssl ships with Debian and with CI
-        pytest.fail("openssl is needed to make the test certificate")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-            *("-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"),
-            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def https_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("https")
-    cert, key = _self_signed(workdir)
+    cert, key = self_signed(workdir)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = make_server("127.0.0.1", 0, make_app(Verifier(SECRET), workdir / "events.db"))

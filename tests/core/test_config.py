@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
 from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
 from descope_audit_hook._config import ENV_VARS
 
+from . import _validators
 from ._support import SIG, body_of, event
 
 BODY = body_of([event()])
 P = "DESCOPE_AUDIT_"
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {"Authorization": f"Bearer {_validators.GOOD}"}
 
 
 def test_documented_variables() -> None:
-    assert {"HMAC_SECRET", "BEARER_TOKEN", "API_KEY_HEADER", "API_KEY", "BASIC_USERNAME", "BASIC_PASSWORD"} <= set(
-        ENV_VARS
-    )
+    assert {
+        "HMAC_SECRET",
+        "BEARER_TOKEN",
+        "BEARER_VALIDATOR",
+        "API_KEY_HEADER",
+        "API_KEY",
+        "BASIC_USERNAME",
+        "BASIC_PASSWORD",
+    } <= set(ENV_VARS)
     assert {"HEADERS", "MAX_BODY_BYTES", "SIGNED_FORMS", "ALLOW_UNAUTHENTICATED"} <= set(ENV_VARS)
+    documented = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    for name in ENV_VARS:
+        assert f"`DESCOPE_AUDIT_{name}`" in documented, name
 
 
 def test_hmac_secret_with_rotation() -> None:
@@ -110,6 +123,9 @@ def test_custom_prefix_and_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         {P + "HMAC_SECRET": "s", P + "MAX_BODY_BYTES": "1MB"},
         {P + "HMAC_SECRET": "s", P + "SIGNED_FORMS": "raw,pretty"},
         {P + "HMAC_SECRET": "s", P + "API_KEY_HEADER": "bad header", P + "API_KEY": "k"},
+        {P + "BEARER_VALIDATOR": ""},
+        {P + "BEARER_VALIDATOR": "  ", P + "HMAC_SECRET": "s"},  # a lost validator must not go unnoticed
+        {P + "BEARER_VALIDATOR": "tests.core._validators:accept", P + "API_KEY_HEADER": "x-k", P + "API_KEY": "k"},
     ],
 )
 def test_configuration_errors(env: dict[str, str]) -> None:
@@ -149,3 +165,50 @@ def test_freshness_variables(name: str, value: str, ok: bool) -> None:
     else:
         with pytest.raises(ConfigurationError):
             Verifier.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["tests.core._validators:accept", "tests.core._validators.accept", " tests.core._validators:Holder.validate "],
+)
+def test_bearer_validator_by_import_path(path: str) -> None:
+    v = Verifier.from_env({P + "BEARER_VALIDATOR": path})
+    assert isinstance(v.auth, BearerToken)
+    assert v.auth.validator is _validators.accept
+    assert v.verify(BODY, GOOD).claims == {"sub": "descope-connector", "scope": "audit:write"}
+    with pytest.raises(AuthenticationError) as info:
+        v.verify(BODY, {"Authorization": "Bearer another.token"})
+    assert info.value.code == "invalid_credentials"
+
+
+def test_bearer_validator_with_fixed_tokens_while_migrating() -> None:
+    v = Verifier.from_env({P + "BEARER_TOKEN": "old-fixed", P + "BEARER_VALIDATOR": "tests.core._validators:accept"})
+    assert v.verify(BODY, {"Authorization": "Bearer old-fixed"}).claims is None
+    assert v.verify(BODY, GOOD).claims is not None
+
+
+def test_an_async_bearer_validator_is_accepted_for_the_async_paths() -> None:
+    v = Verifier.from_env({P + "BEARER_VALIDATOR": "tests.core._validators:accept_async"})
+    assert isinstance(v.auth, BearerToken)
+    assert v.auth.asynchronous
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("tests.core._no_such_module:validate", "cannot be imported (ModuleNotFoundError)"),
+        ("tests.core._validators:missing", "cannot be imported (AttributeError)"),
+        ("tests.core._validators:NOT_CALLABLE", "is not callable"),
+        ("tests.core._validators:GOOD", "is not callable"),
+        ("validate", "must be an import path"),
+        ("tests.core._validators:accept,other", "must be an import path"),
+        ("tests.core._validators:", "must be an import path"),
+        ("../evil:validate", "must be an import path"),
+    ],
+)
+def test_a_bearer_validator_that_does_not_import_is_refused_at_construction(path: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        Verifier.from_env({P + "BEARER_VALIDATOR": path})
+    assert f"{P}BEARER_VALIDATOR" in str(info.value)
+    if "cannot be imported" in message:
+        assert info.value.__cause__ is not None  # the import error is chained for the developer

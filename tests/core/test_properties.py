@@ -29,8 +29,15 @@ from descope_audit_hook.testing import make_delivery, signed_string
 
 from ._support import SECRET, SIG, examples
 
+
+def _decoded_claims(token: str) -> Any:
+    # A careless token validator: raises all sorts of things, or returns any JSON value.
+    return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+
+
 VERIFIERS = [
     Verifier(SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"}),
+    Verifier(auth=BearerToken("tok", validator=_decoded_claims)),
     Verifier(SECRET, auth=ApiKey("x-api-key", "key")),
     Verifier(auth=BasicAuth("user", "pw")),
     Verifier(SECRET),
@@ -46,6 +53,9 @@ names = st.one_of(st.sampled_from(REAL_NAMES), st.sampled_from([n.encode() for n
 values = st.one_of(
     text_or_bytes,
     st.sampled_from(["Bearer tok", "bearer tok", "Basic dXNlcjpwdw==", "Basic ***", "key", "prod", ""]),
+    # Tokens the careless validator turns into {}, a claim, a list, a number, and not JSON.
+    st.sampled_from(["Bearer e30", "Bearer eyJzdWIiOiJ4In0", "Bearer WzFd", "Bearer MQ", "Bearer _w"]),
+    st.text(max_size=40).map(lambda t: "Bearer " + base64.urlsafe_b64encode(t.encode("utf-8", "replace")).decode()),
     st.binary(min_size=32, max_size=33).map(lambda b: base64.b64encode(b).decode()),
 )
 pairs = st.lists(st.tuples(names, values), max_size=8)

@@ -96,9 +96,9 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
             process.send_signal(sig)
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+def _stop(process: subprocess.Popen[bytes], timeout: float, sig: signal.Signals = signal.SIGTERM) -> None:
     if process.poll() is None:
-        _signal_group(process, signal.SIGTERM)
+        _signal_group(process, sig)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -152,16 +152,24 @@ def serve(
     stop_timeout: float = 10.0,
     inherit_env: bool = True,
     attempts: int = 3,
+    port: int | None = None,
+    user: str | None = None,
+    stop_signal: signal.Signals = signal.SIGTERM,
 ) -> Iterator[Server]:
     """Run ``argv`` as a server on a free loopback port until the ``with`` block ends.
 
     Ready means: the port accepts a TCP connection and, when ``ready_path`` is given, a
     ``GET`` on it gets any HTTP answer (so an app that fails to import is caught here,
     not in the first test). A port lost to another process between choosing and binding
-    is retried up to ``attempts`` times.
+    is retried up to ``attempts`` times. ``port``: this port, not a free one (to restart
+    a server where its clients expect it). ``user``: run as this user (needs root).
+    ``stop_signal``: what asks the server to stop (PostgreSQL's fast shutdown is SIGINT).
     """
+    fixed = port
+    if fixed is not None:
+        attempts = 1
     for attempt in range(1, attempts + 1):
-        port = free_port()
+        port = fixed if fixed is not None else free_port()
         args = [a.replace("{host}", HOST).replace("{port}", str(port)) for a in argv]
         log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
             prefix="server-", suffix=".log", delete=False
@@ -175,6 +183,7 @@ def serve(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=user,
         )
         try:
             deadline = time.monotonic() + start_timeout
@@ -197,7 +206,7 @@ def serve(
                 yield Server(f"http://{HOST}:{port}", HOST, port, process, log_path)
                 return
         finally:
-            _stop(process, stop_timeout)
+            _stop(process, stop_timeout, stop_signal)
             log_file.close()
             log_path.unlink(missing_ok=True)
     raise ServerStartError(f"no free port after {attempts} attempts")  # pragma: no cover

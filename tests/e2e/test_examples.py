@@ -16,6 +16,7 @@ import http.client
 import importlib.metadata
 import json
 import re
+import select
 import shlex
 import socket
 import sqlite3
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 from descope_audit_hook import SIGNATURE_HEADER, ApiKey, Auth, BasicAuth, BearerToken, SignedForm, sign
@@ -82,6 +84,13 @@ EXAMPLES = [
         BasicAuth("descope", "e2e-basic-password"),
         {"DESCOPE_AUDIT_BASIC_USERNAME": "descope", "DESCOPE_AUDIT_BASIC_PASSWORD": "e2e-basic-password"},
         signed_form="trimmed",
+    ),
+    Example(
+        "django-asgi",
+        readme_command("audit_site.asgi:application"),
+        BasicAuth("descope", "e2e-basic-password"),
+        {"DESCOPE_AUDIT_BASIC_USERNAME": "descope", "DESCOPE_AUDIT_BASIC_PASSWORD": "e2e-basic-password"},
+        signed_form="raw",
     ),
     Example(
         "fastapi",
@@ -228,6 +237,7 @@ def test_wrong_credentials_are_rejected(running: Running) -> None:
     wrong: dict[str, Auth] = {
         "flask": BearerToken("wrong-token"),
         "django": BasicAuth("descope", "wrong-password"),
+        "django-asgi": BasicAuth("descope", "wrong-password"),
         "fastapi": ApiKey("x-descope-key", "wrong-key"),
         "starlette": BearerToken("wrong-token"),
     }
@@ -237,7 +247,7 @@ def test_wrong_credentials_are_rejected(running: Running) -> None:
 
     assert answer.status == 401
     assert answer.json()["error"] == "invalid_credentials"
-    if running.example.name == "django":
+    if running.example.name.startswith("django"):
         assert answer.headers["WWW-Authenticate"].startswith("Basic ")
     assert b"wrong" not in answer.body
 
@@ -407,3 +417,53 @@ def test_example_without_configuration_refuses_to_start(example: Example, tmp_pa
 
     with pytest.raises(ServerStartError, match="ConfigurationError"), serve(example.argv, env, ROOT, ready_path=PATH):
         pytest.fail("the example served without any configuration")
+
+
+def stream_until_answered(url: str, headers: Mapping[str, str], total: int) -> tuple[int, bytes, int]:
+    """POST a chunked body of up to ``total`` bytes, stopping as soon as an answer arrives.
+
+    Returns ``(status, body, bytes of body sent)``. A client that watches for an early
+    answer is what a size limit enforced while reading is for: it can stop sending.
+    """
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    head = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTransfer-Encoding: chunked\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    chunk = b"[" + b" " * 65_535
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1"))
+        try:
+            while sent < total and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            if sent >= total:
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.read(), sent
+
+
+def test_django_under_asgi_refuses_a_huge_upload_before_django_reads_it(tmp_path: Path) -> None:
+    # Django's ASGIHandler reads the whole body (spooled to a file past 2.5 MB) before any
+    # middleware: without AuditWebhookBodyLimit the 64 MiB are all read and written to disk,
+    # and the 413 comes after the last byte. With it, the 413 comes after the first 64 KiB.
+    example = next(e for e in EXAMPLES if e.name == "django-asgi")
+    total = 64 * 1_048_576
+    _, headers = Running(example, None, tmp_path).delivery([sample_event("login_failed")])  # type: ignore[arg-type]
+    headers.pop("Content-Length", None)
+    env = {**environment(example, tmp_path / "events.sqlite3"), "TMPDIR": str(tmp_path)}
+    with serve(example.argv, env, ROOT, ready_path=PATH) as server:
+        process = psutil.Process(server.process.pid)
+        assert "uvicorn" in " ".join(process.cmdline())
+        written_before = process.io_counters().write_chars
+        status, body, sent = stream_until_answered(server.url + PATH, headers, total)
+        written = process.io_counters().write_chars - written_before
+
+    assert (status, json.loads(body)["error"]) == (413, "payload_too_large")
+    assert sent < total // 4, f"the answer came only after {sent} of {total} bytes"
+    # What the server process wrote (files, its log; not its socket sends): nothing body-sized.
+    assert written < 2 * 1_048_576, f"the server wrote {written} bytes"

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from descope_audit_hook import DedupeStore, Verifier, exactly_once
+from descope_audit_hook import AuditBatch, DedupeStore, Verifier, exactly_once
 from descope_audit_hook.testing import Delivery, make_delivery, sample_events
 
-__all__ = ["SECRET", "Outcome", "overlapping_deliveries", "run_concurrently"]
+__all__ = ["SECRET", "Outcome", "batch_of", "overlapping_deliveries", "run_concurrently", "spawn_all"]
 
 SECRET = "reliability-test-secret"
+
+
+def batch_of(events: Sequence[dict[str, object]]) -> AuditBatch:
+    """A verified batch of ``events`` (signed in the compact form)."""
+    body, headers = make_delivery(list(events), hmac_secret=SECRET, signed_form="compact")
+    return Verifier(SECRET).verify(body, headers)
 
 
 def overlapping_deliveries(events: int, size: int, stride: int, *, seed: int = 1) -> tuple[list[Delivery], set[str]]:
@@ -35,6 +43,7 @@ class Outcome:
     handled: Counter[str] = field(default_factory=Counter)
     delivered_events: int = 0
     duplicates: int = 0
+    in_progress: int = 0
     failures: int = 0
     errors: list[BaseException] = field(default_factory=list)
 
@@ -55,7 +64,8 @@ def run_concurrently(
 
     The handler commits a batch's events under a lock only when it does not fail; with
     ``fail_every`` = n, every n-th handler call raises before committing and the worker
-    redelivers, as the sender would after a 5xx.
+    redelivers, as the sender would after a 5xx. A delivery with events in progress
+    elsewhere is delivered again too (the adapters will answer it 503).
     """
     verifier = Verifier(SECRET)
     outcome = Outcome()
@@ -93,6 +103,10 @@ def run_concurrently(
                     with lock:
                         outcome.delivered_events += len(batch)
                         outcome.duplicates += new.duplicates
+                        outcome.in_progress += new.in_progress
+                    if new.in_progress:
+                        time.sleep(0.001)  # another worker holds some: redeliver once it is done
+                        continue
                     break
         except BaseException as exc:
             with lock:
@@ -105,3 +119,21 @@ def run_concurrently(
         thread.join(120)
     assert not any(thread.is_alive() for thread in threads), "a delivery thread hung"
     return outcome
+
+
+def spawn_all(target: Callable[..., None], args_for: Callable[[int, object], tuple[object, ...]], count: int) -> None:
+    """Start ``count`` processes (spawn) of ``target(*args_for(index, barrier))``; wait until all exit 0."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(count)
+    processes = [ctx.Process(target=target, args=args_for(i, barrier), daemon=True) for i in range(count)]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+        assert [p.exitcode for p in processes] == [0] * count
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)

@@ -1,42 +1,30 @@
-"""CacheDedupeStore on Django's cache framework, against a real Redis started by the test."""
+"""CacheDedupeStore's own features on Django's cache framework, against a real Redis.
+
+The behaviour every store shares (claim, complete, release, leases, races) runs in
+test_store_protocol.py, on a local-memory cache and on RedisCache.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import redis
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.test import override_settings
 
-from descope_audit_hook import ConfigurationError, Verifier, exactly_once
+from descope_audit_hook import ClaimState, ConfigurationError, exactly_once
 from descope_audit_hook._django_cache import CacheDedupeStore
-from descope_audit_hook.testing import make_delivery, sample_event, sample_events
-from tests.adapters._harness import ensure_django
-from tests.e2e.servers import free_port, serve
+from descope_audit_hook.testing import sample_event, sample_events
+from tests.e2e.servers import free_port
 
-from ._scenarios import SECRET, overlapping_deliveries, run_concurrently
+from ._django import POOL_OPTIONS, REDIS_BACKEND, use_caches
+from ._scenarios import batch_of
 
-REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, without persistence."""
-    if shutil.which("redis-server") is None:
-        message = "redis-server is not installed (apt-get install redis-server; scripts/test does it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    argv = ["redis-server", "--bind", "{host}", "--port", "{port}", "--save", "", "--appendonly", "no"]
-    with serve(argv) as server:
-        yield f"redis://{server.host}:{server.port}/0"
+CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
 
 
 @pytest.fixture
@@ -49,76 +37,41 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
         client.close()
 
 
-class TrackedPool(redis.ConnectionPool):
-    """Django's RedisCache never closes its pools (one per thread's cache object): track and close them."""
-
-    instances: ClassVar[list[redis.ConnectionPool]] = []
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        TrackedPool.instances.append(self)
-
-    @classmethod
-    def disconnect_all(cls) -> None:
-        while cls.instances:
-            cls.instances.pop().disconnect()
-
-
-def _configure_django() -> None:
-    # One configuration per process, shared with the adapter tests (whichever runs first
-    # configures it the same way); each test here only overrides CACHES.
-    ensure_django()
-
-
 @pytest.fixture
 def redis_caches(redis_url: str, redis_client: redis.Redis) -> Iterator[None]:
-    """Two aliases on the same Redis, as two app servers sharing one cache would have."""
-    _configure_django()
-    options = {"pool_class": f"{TrackedPool.__module__}.TrackedPool"}
-    config = {
-        "default": {"BACKEND": REDIS_BACKEND, "LOCATION": redis_url, "OPTIONS": options},
-        "other": {"BACKEND": REDIS_BACKEND, "LOCATION": redis_url, "OPTIONS": options},
-    }
-    with override_settings(CACHES=config):
-        try:
-            yield
-        finally:
-            caches.close_all()
-            TrackedPool.disconnect_all()
+    with ExitStack() as stack:
+        use_caches(stack, {"default": {"BACKEND": REDIS_BACKEND, "LOCATION": redis_url, "OPTIONS": POOL_OPTIONS}})
+        yield
 
 
-def _cache_config(backend: str, **extra: Any) -> dict[str, dict[str, Any]]:
-    return {"default": {"BACKEND": backend, **extra}}
-
-
-def batch_of(events: list[dict[str, Any]]) -> Any:
-    body, headers = make_delivery(events, hmac_secret=SECRET)
-    return Verifier(SECRET).verify(body, headers)
+def _with_cache(backend: str, **extra: Any) -> ExitStack:
+    stack = ExitStack()
+    use_caches(stack, {"default": {"BACKEND": backend, **extra}})
+    return stack
 
 
 @pytest.mark.server
 @pytest.mark.usefixtures("redis_caches")
-def test_claim_and_release_in_redis(redis_client: redis.Redis) -> None:
-    store = CacheDedupeStore(ttl=timedelta(minutes=10))
-    assert store.claim(["a", "b", "a"]) == [True, True, False]
-    assert CacheDedupeStore("other").claim(["a", "c"]) == [False, True]
-    store.release(["a"])
-    assert store.claim(["a", "b", "c"]) == [True, False, False]
-    keys = sorted(key.decode() if isinstance(key, bytes) else key for key in redis_client.keys("*"))
-    assert keys == [":1:descope-audit:a", ":1:descope-audit:b", ":1:descope-audit:c"]
+def test_records_in_redis_their_values_and_timeouts(redis_client: redis.Redis) -> None:
+    store = CacheDedupeStore(ttl=timedelta(minutes=10), lease=timedelta(seconds=90))
+    assert store.claim(["a", "b"], "A") == [CLAIMED, CLAIMED]
+    store.complete(["a"], "A")
+    assert redis_client.get(":1:descope-audit:b") is not None
     assert 590 < redis_client.ttl(":1:descope-audit:a") <= 600
+    assert 80 < redis_client.ttl(":1:descope-audit:b") <= 90
+    keys = sorted(key.decode() if isinstance(key, bytes) else key for key in redis_client.keys("*"))
+    assert keys == [":1:descope-audit:a", ":1:descope-audit:b"]
 
 
 @pytest.mark.server
 @pytest.mark.usefixtures("redis_caches")
-def test_ttl_is_rounded_up_to_whole_seconds_and_prefix_is_used(redis_client: redis.Redis) -> None:
-    store = CacheDedupeStore(ttl=1.2, key_prefix="svc-a/")
-    assert store.claim(["k"]) == [True]
+def test_timeouts_are_rounded_up_to_whole_seconds_and_prefix_is_used(redis_client: redis.Redis) -> None:
+    store = CacheDedupeStore(ttl=1.2, lease=0.3, key_prefix="svc-a/")
+    assert store.claim(["k"], "A") == [CLAIMED]
+    assert redis_client.pttl(":1:svc-a/k") > 300  # a lease of 0.3 s is held for a whole second
+    store.complete(["k"], "A")
     assert redis_client.ttl(":1:svc-a/k") == 2
-    # Expiry is Redis's job; once the key is gone (as it would be after 2 s) the event is claimable.
-    redis_client.delete(":1:svc-a/k")
-    assert store.claim(["k"]) == [True]
-    assert CacheDedupeStore(ttl=60, key_prefix="svc-b/").claim(["k"]) == [True]
+    assert CacheDedupeStore(ttl=60, key_prefix="svc-b/").claim(["k"], "B") == [CLAIMED]
 
 
 @pytest.mark.server
@@ -142,31 +95,13 @@ def test_handler_failure_then_redelivery_with_redis() -> None:
         assert (len(new), new.duplicates) == (0, 4)
 
 
-@pytest.mark.server
-@pytest.mark.usefixtures("redis_caches")
-@pytest.mark.parametrize("fail_every", [0, 4])
-def test_concurrent_duplicate_deliveries_from_threads_on_two_aliases(fail_every: int) -> None:
-    deliveries, fingerprints = overlapping_deliveries(100, size=10, stride=4, seed=3)
-    stores = [CacheDedupeStore("default"), CacheDedupeStore("other")]
-    outcome = run_concurrently(lambda i: stores[i % 2], deliveries, workers=8, fail_every=fail_every)
-    assert outcome.errors == []
-    assert set(outcome.handled) == fingerprints
-    assert Counter(outcome.handled.values()) == Counter({1: len(fingerprints)})
-    assert outcome.delivered_events - outcome.duplicates == len(fingerprints)
-
-
 def test_an_unreachable_cache_fails_the_delivery_before_the_handler() -> None:
-    _configure_django()
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    options = {"socket_connect_timeout": 0.5, "pool_class": f"{TrackedPool.__module__}.TrackedPool"}
-    with override_settings(CACHES=_cache_config(REDIS_BACKEND, LOCATION=dead, OPTIONS=options)):
+    options = {"socket_connect_timeout": 0.5, **POOL_OPTIONS}
+    with _with_cache(REDIS_BACKEND, LOCATION=dead, OPTIONS=options):
         ran = False
-        try:
-            with pytest.raises(redis.ConnectionError), exactly_once(batch_of([sample_event()]), CacheDedupeStore()):
-                ran = True
-        finally:
-            caches.close_all()
-            TrackedPool.disconnect_all()
+        with pytest.raises(redis.ConnectionError), exactly_once(batch_of([sample_event()]), CacheDedupeStore()):
+            ran = True
         assert not ran
 
 
@@ -182,28 +117,22 @@ class FlakyCache(LocMemCache):
         return super().add(key, value, timeout, version)
 
 
-def test_a_claim_that_fails_midway_is_undone() -> None:
-    _configure_django()
-    backend = f"{FlakyCache.__module__}.FlakyCache"
-    with override_settings(CACHES=_cache_config(backend, LOCATION="flaky")):
+def test_a_claim_that_fails_midway_is_undone_without_touching_other_owners() -> None:
+    with _with_cache(f"{FlakyCache.__module__}.FlakyCache", LOCATION="flaky"):
         FlakyCache.adds = 0
         store = CacheDedupeStore()
+        assert store.claim(["b"], "other") == [CLAIMED]  # add number 1
         with pytest.raises(ConnectionError):
-            store.claim(["a", "b", "c", "d"])
+            store.claim(["a", "b", "c", "d"], "A")  # a added (2), b taken, c fails (3)
         assert caches["default"].get("descope-audit:a") is None
-        assert store.claim(["a", "b", "c", "d"]) == [True, True, True, True]
-        caches.close_all()
+        assert caches["default"].get("descope-audit:b") == "in_progress:other"
+        assert store.claim(["a", "b", "c", "d"], "B") == [CLAIMED, IN_PROGRESS, CLAIMED, CLAIMED]
 
 
-def test_local_memory_cache_works_within_a_process() -> None:
-    _configure_django()
-    with override_settings(CACHES=_cache_config("django.core.cache.backends.locmem.LocMemCache", LOCATION="lm")):
+def test_local_memory_cache_repr() -> None:
+    with _with_cache("django.core.cache.backends.locmem.LocMemCache", LOCATION="lm"):
         store = CacheDedupeStore(ttl=timedelta(hours=1))
-        assert store.claim(["x", "x"]) == [True, False]
-        store.release(["x", "x"])
-        assert store.claim(["x"]) == [True]
-        assert repr(store) == "CacheDedupeStore(alias='default', key_prefix='descope-audit:', ttl=3600s)"
-        caches.close_all()
+        assert repr(store) == "CacheDedupeStore(alias='default', key_prefix='descope-audit:', ttl=3600s, lease=300s)"
 
 
 @pytest.mark.parametrize(
@@ -211,11 +140,11 @@ def test_local_memory_cache_works_within_a_process() -> None:
     ["django.core.cache.backends.dummy.DummyCache", "django.core.cache.backends.filebased.FileBasedCache"],
 )
 def test_caches_that_cannot_claim_atomically_are_refused(backend: str, tmp_path: Any) -> None:
-    _configure_django()
-    with override_settings(CACHES=_cache_config(backend, LOCATION=str(tmp_path))):
-        with pytest.raises(ConfigurationError, match="cannot claim atomically"):
-            CacheDedupeStore().claim(["a"])
-        caches.close_all()
+    with (
+        _with_cache(backend, LOCATION=str(tmp_path)),
+        pytest.raises(ConfigurationError, match="cannot claim atomically"),
+    ):
+        CacheDedupeStore().claim(["a"], "A")
 
 
 @pytest.mark.parametrize(
@@ -227,6 +156,7 @@ def test_caches_that_cannot_claim_atomically_are_refused(backend: str, tmp_path:
         {"key_prefix": "x" * 151},
         {"ttl": 0},
         {"ttl": timedelta(seconds=-1)},
+        {"lease": 0},
     ],
 )
 def test_bad_configuration(kwargs: dict[str, Any]) -> None:

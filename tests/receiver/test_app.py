@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,22 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from descope_audit_hook import BearerToken, ConfigurationError, Verifier
-from descope_audit_hook._receiver import AuditReceiver, EventStore, create_app, make_app
+from descope_audit_hook.receiver import AuditReceiver, EventStore, create_app, make_app
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+
+from ._support import Reply, call
 
 SECRET = "receiver-hmac-secret"
 TOKEN = "receiver-bearer-token"
 LIMIT = 4096
-
-
-class Reply:
-    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.code = int(status.split()[0])
-        self.headers = {name.lower(): value for name, value in headers}
-        self.body = body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class NeverRead(io.RawIOBase):
@@ -49,49 +40,11 @@ class Counting(io.RawIOBase):
 
 
 class Broken(io.RawIOBase):
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
     def read(self, size: int = -1) -> bytes:
-        raise TimeoutError("timed out")
-
-
-def call(
-    app: AuditReceiver,
-    method: str = "GET",
-    path: str = "/",
-    *,
-    query: str = "",
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    stream: io.IOBase | None = None,
-    content_length: str | None = None,
-    terminated: bool = False,
-) -> Reply:
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.input": stream if stream is not None else io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.input_terminated": terminated,
-        "CONTENT_LENGTH": str(len(body)) if content_length is None and body else content_length or "",
-    }
-    for name, value in (headers or {}).items():
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            environ[key] = value
-        else:
-            environ["HTTP_" + key] = value
-    captured: list[tuple[str, list[tuple[str, str]]]] = []
-
-    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        captured.append((status, response_headers))
-        return lambda data: None
-
-    chunks = app(environ, start_response)
-    return Reply(captured[0][0], captured[0][1], b"".join(chunks))
+        raise self.error
 
 
 @pytest.fixture
@@ -138,9 +91,16 @@ def test_invalid_content_length_is_400(app: AuditReceiver, value: str) -> None:
 
 
 def test_a_body_that_cannot_be_read_is_400(app: AuditReceiver) -> None:
-    reply = call(app, "POST", "/descope/audit", stream=Broken(), content_length="100")
+    reply = call(app, "POST", "/descope/audit", stream=Broken(ConnectionResetError()), content_length="100")
     assert reply.code == 400
     assert reply.json()["error"] == "incomplete_body"
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(app: AuditReceiver) -> None:
+    # The server's request deadline ends a read with TimeoutError (see test_server.py).
+    reply = call(app, "POST", "/descope/audit", stream=Broken(TimeoutError("timed out")), content_length="100")
+    assert reply.code == 408
+    assert reply.json()["error"] == "request_timeout"
 
 
 def test_a_body_shorter_than_declared_is_rejected_not_a_500(app: AuditReceiver) -> None:
