@@ -274,7 +274,7 @@ def test_send_a_json_file_that_holds_no_events_is_bad_usage(tmp_path: Path) -> N
         (["http://127.0.0.1:9/", "--bearer-token", "t", "--basic-user", "u", "--basic-password", "p"], "choose one"),
         (["http://127.0.0.1:9/", "--api-key", "v"], "--api-key-header and --api-key go together"),
         (["http://127.0.0.1:9/", "--sample", "login_failed", "--count", "3"], "mixed sample only"),
-        (["http://127.0.0.1:9/", "--bearer-token", " "], "bearer token must not be empty"),
+        (["http://127.0.0.1:9/", "--bearer-token", " "], "--bearer-token must not be empty"),
         (["http://127.0.0.1:9/", "--hmac-secret", ""], "--hmac-secret must not be empty"),
         (["http://127.0.0.1:9/", "--count", "0"], "must be a positive integer"),
         (["http://127.0.0.1:9/", "--sample", "nope"], "invalid choice"),

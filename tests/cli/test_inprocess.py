@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook import BasicAuth, BearerToken, Verifier
-from descope_audit_hook._cli import main, safe_text
-from descope_audit_hook._demo import run_demo
-from descope_audit_hook._sender import UsageError, load_payload, parse_header_option, sample_payload
+from descope_audit_hook.cli import main
+from descope_audit_hook.cli._args import UsageError, parse_header_option, safe_text
+from descope_audit_hook.cli._demo import run_demo
+from descope_audit_hook.cli._send import load_payload, sample_payload
 from descope_audit_hook.receiver import make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import free_port

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from descope_audit_hook import BearerToken, Verifier
-from descope_audit_hook._cli import main
+from descope_audit_hook.cli import main
 from descope_audit_hook.receiver import EventFilter, EventStore, make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import Server, free_port, serve
@@ -291,7 +291,7 @@ def test_send_to_serve_with_the_connectors_oauth_type(oauth_issuer: Issuer, oaut
     body, headers = make_delivery(
         sample_events(1), hmac_secret=SECRET, auth=BearerToken(oauth_issuer.mint(aud="https://other.example"))
     )
-    from descope_audit_hook._sender import request
+    from descope_audit_hook.cli._client import request
 
     answer = request(oauth_serve.url + "/descope/audit", body, headers)
     assert (answer.status, answer.json()["error"]) == (401, "invalid_credentials")
@@ -330,7 +330,7 @@ def test_serve_refuses_an_async_validator_at_start_up(tmp_path: Path) -> None:
 
 
 def test_the_demos_token_endpoint_follows_the_grant() -> None:
-    from descope_audit_hook._demo import AuthorizationServer
+    from descope_audit_hook.cli._authority import AuthorizationServer
 
     authority = AuthorizationServer()
     try:

@@ -1,4 +1,4 @@
-"""Verifier.from_env and the DESCOPE_AUDIT_* variables."""
+"""The settings table: Verifier.from_env and the DESCOPE_AUDIT_* variables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
-from descope_audit_hook._config import ENV_VARS
+from descope_audit_hook._settings import settings_of
 
 from . import _validators
 from ._support import SIG, body_of, event
@@ -18,6 +18,7 @@ BODY = body_of([event()])
 P = "DESCOPE_AUDIT_"
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"Authorization": f"Bearer {_validators.GOOD}"}
+ENV_VARS = [setting.name for setting in settings_of("verifier")]
 
 
 def test_documented_variables() -> None:
