@@ -47,6 +47,7 @@ class AuthType:
     """An authentication type the settings build, from the settings whose ``auth`` it is."""
 
     label: str
+    cls: type[Auth]
     #: Whether every setting of the type must be given (a header name needs its value).
     together: bool
     build: Callable[[Mapping[str, Any]], Auth]
@@ -58,10 +59,13 @@ def _basic(values: Mapping[str, Any]) -> Auth:
 
 
 BEARER = AuthType(
-    "Bearer", False, lambda v: BearerToken(*v.get("BEARER_TOKEN", ()), validator=v.get("BEARER_VALIDATOR"))
+    "Bearer",
+    BearerToken,
+    False,
+    lambda v: BearerToken(*v.get("BEARER_TOKEN", ()), validator=v.get("BEARER_VALIDATOR")),
 )
-API_KEY = AuthType("API key", True, lambda v: ApiKey(v["API_KEY_HEADER"], *v["API_KEY"]))
-BASIC = AuthType("Basic", True, _basic)
+API_KEY = AuthType("API key", ApiKey, True, lambda v: ApiKey(v["API_KEY_HEADER"], *v["API_KEY"]))
+BASIC = AuthType("Basic", BasicAuth, True, _basic)
 AUTH_TYPES = (BEARER, API_KEY, BASIC)
 
 

@@ -36,15 +36,6 @@ ENCODED_ID = "descope+audit%3Aconnector"
 ENCODED_SECRET = "s3cr%3Dt%2B%2F+with+spaces%3A" + CLIENT_SECRET.removeprefix("s3cr=t+/ with spaces:")
 
 
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("DESCOPE_AUDIT_"):
-            monkeypatch.delenv(name)
-
-
 @pytest.fixture
 def receiver(oauth_recipe: ModuleType, tmp_path: Path) -> Iterator[tuple[str, EventStore]]:
     app = make_app(Verifier(SECRET, auth=BearerToken(validator=oauth_recipe.validate)), tmp_path / "events.db")
