@@ -63,9 +63,16 @@ def add_options(parser: argparse.ArgumentParser, scope: str, title: str) -> None
         add_option(group, setting, f"{setting.help} [{PREFIX}{setting.name}]", repeat=setting.kind.many)
 
 
-def epilog(scope: str) -> str:
-    names = ", ".join(s.name for s in options_of(scope))
-    return f"Each of these options overrides its DESCOPE_AUDIT_* environment variable ({names})"
+def epilog(*scopes: str) -> str:
+    """The epilog of a command that takes the settings of ``scopes`` as options."""
+    names = ", ".join(s.name for scope in scopes for s in options_of(scope))
+    readers = "Verifier.from_env() reads"
+    if "receiver" in scopes:
+        readers = "Verifier.from_env() and receiver.create_app() read"
+    return (
+        f"Each configuration option overrides its DESCOPE_AUDIT_* environment variable ({names}), as "
+        f"{readers} them. Prefer the variables for secrets: command lines are visible to other local users."
+    )
 
 
 def _given(args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, object]:

@@ -8,7 +8,6 @@ from descope_audit_hook._settings import PREFIX, setting
 
 from ._args import Commands, count, error, host, port, seconds, stop_on_sigterm
 from ._config import add_options, epilog, receiver_settings, verifier_from_args
-from ._verify import CONFIG_EPILOG
 
 __all__ = ["add_serve"]
 
@@ -21,7 +20,7 @@ def add_serve(commands: Commands) -> None:
         help="run the reference receiver with its audit page",
         description="Receive deliveries (POST PATH), verify them, store accepted events once each in SQLite, "
         "and show them on an audit page (GET /) and as JSON (GET /api/events).",
-        epilog=f"{CONFIG_EPILOG} {epilog('receiver')}.",
+        epilog=epilog("verifier", "receiver"),
     )
     serve.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=port, default=8000, help="port (default 8000; 0 picks a free one)")

@@ -19,11 +19,6 @@ from ._config import add_option, add_options, epilog, found_in, verifier_from_ar
 __all__ = ["add_sign", "add_verify"]
 
 _HMAC_SECRET = setting("HMAC_SECRET")
-#: The epilog of the commands that take the receiver's configuration.
-CONFIG_EPILOG = (
-    f"{epilog('verifier')}, the same variables Verifier.from_env() reads. "
-    "Prefer the variables for secrets: command lines are visible to other local users."
-)
 
 
 def add_sign(commands: Commands) -> None:
@@ -44,7 +39,7 @@ def add_verify(commands: Commands) -> None:
         help="check a captured request against a configuration",
         description="Check a captured request (body file plus headers) the way the receiver would. Prints the "
         "verdict, the signed form that matched and the events; exits 1 with the reason when rejected.",
-        epilog=CONFIG_EPILOG,
+        epilog=epilog("verifier"),
     )
     verify_cmd.add_argument("--body", required=True, metavar="FILE", help="the request body, byte for byte")
     verify_cmd.add_argument(
