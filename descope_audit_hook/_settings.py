@@ -21,23 +21,9 @@ from ._kinds import Flag, HeaderMap, ImportPath, Kind, Listed, PositiveInt, Seco
 from ._verifier import Verifier
 
 __all__ = [
-    "AUTH_TYPES",
-    "MAPPING_KEYS",
-    "PREFIX",
-    "SETTINGS",
-    "AuthType",
-    "Found",
-    "Setting",
-    "Source",
-    "build_auth",
-    "build_verifier",
-    "load_verifier",
-    "prefixed",
-    "read",
-    "setting",
-    "settings_of",
-    "variables",
-]
+    "AUTH_TYPES", "MAPPING_KEYS", "PREFIX", "SETTINGS", "AuthType", "Found", "Setting", "Source", "build_auth",
+    "build_verifier", "from_env", "load_verifier", "prefixed", "read", "setting", "settings_of", "variables",
+]  # fmt: skip
 
 PREFIX = "DESCOPE_AUDIT_"
 

@@ -84,13 +84,13 @@ def _given(args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, o
             continue
         items = value if isinstance(value, list) else [value]
         if any(isinstance(item, str) and not item.strip() for item in items):
-            raise UsageError(f"{setting.flag} must not be empty")
+            raise UsageError(f"{_named(setting)} must not be empty")
         if isinstance(setting.kind, HeaderMap):
-            given[setting.name] = dict(parse_header_option(item, str(setting.flag)) for item in items)
+            given[setting.name] = dict(parse_header_option(item, _named(setting)) for item in items)
         elif isinstance(value, list):
             # One value per use: a comma is most likely the variable's format pasted ("new,old").
             if any("," in item for item in items):
-                raise UsageError(f"{setting.flag} must not contain ',': repeat the option for each value")
+                raise UsageError(f"{_named(setting)} must not contain ',': repeat the option for each value")
             given[setting.name] = items
         else:
             given[setting.name] = [value] if setting.kind.many else value
