@@ -59,12 +59,10 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._adapter import (
-    PREFIX,
     HandlerFailed,
     check_dedupe,
     error_response,
     incomplete_body,
-    load_verifier,
     missing_framework,
     read_bounded,
     reject,
@@ -72,10 +70,10 @@ from ._adapter import (
     run_once,
 )
 from ._asgi import ASGIApp, BodyLimit
-from ._config import ENV_VARS
 from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
+from ._settings import MAPPING_KEYS, PREFIX, Source, load_verifier, prefixed
 from ._verifier import Verifier
 
 try:
@@ -111,7 +109,7 @@ R = TypeVar("R", bound=HttpResponseBase)
 
 #: The settings dict for the middleware and the shared verifier.
 SETTING = "DESCOPE_AUDIT_WEBHOOK"
-_KNOWN_KEYS = frozenset({"PATHS", "VERIFIER", "DEDUPE"})
+_KNOWN_KEYS = frozenset({"PATHS", "DEDUPE", *MAPPING_KEYS})
 _LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 
 _cache: dict[str, Verifier] = {}
@@ -129,7 +127,7 @@ def _webhook_settings() -> Mapping[str, Any]:
     conf = getattr(settings, SETTING, None) or {}
     if not isinstance(conf, Mapping):
         raise ImproperlyConfigured(f"settings.{SETTING} must be a dict")
-    unknown = set(conf) - _KNOWN_KEYS - set(ENV_VARS)
+    unknown = set(conf) - _KNOWN_KEYS
     if unknown:
         raise ImproperlyConfigured(f"settings.{SETTING} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
     return conf
@@ -144,13 +142,9 @@ def settings_verifier() -> Verifier:
     """
     cached = _cache.get("verifier")
     if cached is None:
-        conf = _webhook_settings()
-        ready = conf.get("VERIFIER", getattr(settings, PREFIX + "VERIFIER", None))
-        config: dict[str, Any] = {PREFIX + "VERIFIER": ready}
-        for short in ENV_VARS:
-            value = conf[short] if short in conf else getattr(settings, PREFIX + short, None)
-            config[PREFIX + short] = value
-        cached = _cache["verifier"] = load_verifier(config, where="settings")
+        webhook = Source(_webhook_settings(), str, f'settings.{SETTING}["{{}}"]'.format)
+        top_level = {PREFIX + key: getattr(settings, PREFIX + key, None) for key in MAPPING_KEYS}
+        cached = _cache["verifier"] = load_verifier(webhook, prefixed(top_level, "settings.{}"), where="settings")
     return cached
 
 

@@ -37,7 +37,6 @@ from ._adapter import (
     check_dedupe,
     error_response,
     incomplete_body,
-    load_verifier,
     missing_framework,
     read_bounded,
     reject,
@@ -47,6 +46,7 @@ from ._adapter import (
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, MethodNotAllowed, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
+from ._settings import load_verifier, prefixed
 from ._verifier import Verifier
 
 try:
@@ -71,7 +71,8 @@ def _app_verifier(app: Flask) -> Verifier:
     if not isinstance(cached, Verifier):
         # Built on first use (the config is complete by then) and kept for the app's life;
         # two threads racing here build two equal verifiers, which is harmless.
-        cached = require_sync(load_verifier(app.config, where="app.config"), "the Flask adapter")
+        config = prefixed(app.config, 'app.config["{}"]')
+        cached = require_sync(load_verifier(config, where="app.config"), "the Flask adapter")
         app.extensions[EXTENSION_KEY] = cached
     return cached
 
