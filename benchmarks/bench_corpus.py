@@ -13,7 +13,7 @@ import json
 import random
 from collections.abc import Callable
 
-from descope_audit_hook._compact import js_number as _js_number
+from descope_audit_hook._js_number import js_number as _js_number
 
 __all__ = ["KINDS", "body_of"]
 

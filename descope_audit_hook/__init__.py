@@ -5,6 +5,7 @@ The core imports nothing outside the standard library; the framework adapters li
 """
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
+from ._batch import AuditBatch
 from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore, exactly_once
 from ._errors import (
     AuthenticationError,
@@ -15,10 +16,10 @@ from ._errors import (
     SignatureError,
     VerificationError,
 )
-from ._forms import sign
-from ._models import Action, AuditBatch, AuditEvent, Severity, SignedForm
+from ._events import Action, AuditEvent, Severity
 from ._postgres_store import AsyncPostgresDedupeStore, PostgresDedupeStore
 from ._redis_store import AsyncRedisDedupeStore, RedisDedupeStore
+from ._signature import SignedForm, sign
 from ._sqlite_store import SQLiteDedupeStore
 from ._verifier import DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER, Verifier, verify
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import NamedTuple, NoReturn, TypeVar
 
 from ._auth import BearerToken
+from ._batch import AuditBatch
 from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
-from ._models import AuditBatch
 from ._verifier import Verifier, log_rejection
 
 __all__ = [

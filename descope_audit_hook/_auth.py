@@ -4,93 +4,32 @@ Each credential class accepts several valid values so that a secret can be rotat
 without downtime: configure old and new, switch the connector, drop the old one.
 Every comparison is on bytes with :func:`hmac.compare_digest`, and every configured
 value is checked, whether or not an earlier one already matched, so the time taken
-does not tell which one (or whether one) matched.
-
-A Bearer token that changes on every fetch (the connector's OAuth 2.0 type, usually a
-JWT) is checked by a *validator*, a callable of the user's that returns the token's
-claims or raises. Whatever it raises (any ``Exception``) or returns instead of claims is
-a 401; it is never logged with the token, only with the class of what it raised.
+does not tell which one (or whether one) matched. A Bearer token may instead be checked
+by the user's validator (``_token_validator``); what it refuses is a 401.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hmac
-import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import MappingProxyType
-from typing import Any, Protocol, Union, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
 
+from . import _token_validator as validators
 from ._errors import AuthenticationError, ConfigurationError
 from ._headers import header_bytes, single
+from ._secrets import check_header_name, check_header_secret, check_secret
+from ._token_validator import Claims, RunSync, TokenValidator
 
-__all__ = [
-    "ApiKey",
-    "Auth",
-    "BasicAuth",
-    "BearerToken",
-    "Claims",
-    "RequiredHeaders",
-    "RunSync",
-    "TokenValidator",
-    "check_secret",
-    "is_async_callable",
-]
+__all__ = ["ApiKey", "Auth", "BasicAuth", "BearerToken", "RequiredHeaders"]
 
 _REALM = 'realm="descope-audit-hook"'
-_FORBIDDEN = frozenset("\r\n\x00")
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 # Only such a token is handed to a validator: a JWT always is one, and user code never sees
 # spaces, control characters or non-ASCII text an attacker put in the header.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-#: What a token validator returns: the token's validated claims, a non-empty mapping.
-Claims = Mapping[str, Any]
-#: ``validate(token) -> claims`` (or raises); ``async def`` validators are awaited by the async paths.
-TokenValidator = Callable[[str], Union[Claims, Awaitable[Union[Claims, None]], None]]
-#: How an async caller runs a sync validator off its event loop: ``await run_sync(validator, token)``.
-RunSync = Callable[[Callable[[str], Any], str], Awaitable[Any]]
-
-
-def check_secret(value: object, what: str) -> bytes:
-    """Validate one configured secret and return its UTF-8 bytes.
-
-    The message names *what* was wrong, never the value.
-    """
-    if isinstance(value, (bytes, bytearray)):
-        raw = bytes(value)
-        if not raw.strip():
-            raise ConfigurationError(f"{what} must not be empty or whitespace")
-        return raw
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{what} must be a str, got {type(value).__name__}")
-    if not value.strip():
-        raise ConfigurationError(f"{what} must not be empty or whitespace")
-    return value.encode("utf-8")
-
-
-def _header_secret(value: object, what: str) -> bytes:
-    """A secret that travels in a header: no line breaks, no surrounding whitespace.
-
-    Servers strip whitespace around header values, so such a secret could never match.
-    """
-    raw = check_secret(value, what)
-    text = raw.decode("latin-1")
-    if _FORBIDDEN & set(text):
-        raise ConfigurationError(f"{what} must not contain CR, LF or NUL")
-    if text != text.strip(" \t"):
-        raise ConfigurationError(f"{what} must not start or end with whitespace")
-    return raw
-
-
-def _header_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
-        raise ConfigurationError(f"{what} must be a non-empty HTTP header name")
-    return name.lower()
 
 
 def _any_equal(received: str, expected: tuple[bytes, ...]) -> bool:
@@ -136,14 +75,14 @@ class BearerToken:
             raise ConfigurationError("BearerToken needs at least one token or a validator")
         if validator is not None and not callable(validator):
             raise ConfigurationError("BearerToken validator must be callable")
-        self._tokens = tuple(_header_secret(t, "bearer token") for t in tokens)
+        self._tokens = tuple(check_header_secret(t, "bearer token") for t in tokens)
         self._validator = validator
-        self._asynchronous = validator is not None and is_async_callable(validator)
+        self._asynchronous = validator is not None and validators.is_async_callable(validator)
 
     def __repr__(self) -> str:
         parts = [f"<{len(self._tokens)} token(s) hidden>"] if self._tokens else []
         if self._validator is not None:
-            parts.append(f"validator={_describe(self._validator)}")
+            parts.append(f"validator={validators.describe(self._validator)}")
         return f"BearerToken({', '.join(parts)})"
 
     @property
@@ -192,30 +131,20 @@ class BearerToken:
                 "BearerToken has no synchronous validator: an async def validator needs an async path "
                 "(Starlette/FastAPI, a Django async view, or Verifier.verify_async())"
             )
-        result, failure = _outcome(validator, token)
-        if failure is None and inspect.isawaitable(result):
-            _discard(result)
+        outcome = validators.call(validator, token)
+        if outcome is None:
             raise ConfigurationError(
                 "the BearerToken validator returned an awaitable: "
                 "use an async path (Starlette/FastAPI, a Django async view, or Verifier.verify_async())"
             )
-        return _claims(result, failure)
+        return _claims_or_refused(outcome)
 
     async def validate_async(self, token: str, run_sync: RunSync) -> Claims:
         """:meth:`validate` for an event loop: an async validator is awaited, a sync one runs in ``run_sync``."""
         validator = self._validator
         if validator is None:
             raise ConfigurationError("BearerToken has no validator")
-        if self._asynchronous:
-            result, failure = await _awaited(lambda: validator(token))
-        else:
-            # The call and whatever it raises stay in the worker thread; only the outcome
-            # comes back. (A StopIteration cannot be set on an asyncio future: raised across
-            # the thread boundary it would leave the request waiting forever.)
-            result, failure = await run_sync(functools.partial(_outcome, validator), token)
-            if failure is None and inspect.isawaitable(result):  # a plain function that returned a coroutine
-                result, failure = await _awaited(lambda: result)
-        return _claims(result, failure)
+        return _claims_or_refused(await validators.call_async(validator, token, run_sync, self._asynchronous))
 
     def connector_headers(self) -> dict[str, str]:
         if not self._tokens:
@@ -226,65 +155,10 @@ class BearerToken:
         return {"Authorization": "Bearer " + self._tokens[0].decode("utf-8")}
 
 
-def is_async_callable(func: object) -> bool:
-    """Whether calling ``func`` gives a coroutine: ``async def``, a partial of one, or ``async def __call__``."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
-
-
-def _describe(func: object) -> str:
-    # Names only: an object's own repr could hold a secret (an introspection client's).
-    name = getattr(func, "__qualname__", None) or type(func).__qualname__
-    module = getattr(func, "__module__", None) or type(func).__module__
-    return f"{module}.{name}"
-
-
-def _outcome(validator: Callable[[str], Any], token: str) -> tuple[Any, str | None]:
-    """``(result, None)``, or ``(None, what it raised)``: whatever the user's code raises is a 401."""
-    try:
-        return validator(token), None
-    except Exception as exc:  # a BaseException (cancellation, KeyboardInterrupt) goes through
-        # Only the class name is kept: the exception's message may hold the token.
-        return None, f"the token validator raised {type(exc).__name__}"
-
-
-async def _awaited(call: Callable[[], Any]) -> tuple[Any, str | None]:
-    try:
-        return await call(), None
-    except Exception as exc:
-        return None, f"the token validator raised {type(exc).__name__}"
-
-
-def _discard(result: object) -> None:
-    close = getattr(result, "close", None)
-    if inspect.iscoroutine(result) and callable(close):
-        close()  # no "coroutine was never awaited" warning on top of the error
-
-
-def _claims(result: object, failure: str | None) -> Claims:
-    """The validator's answer as read-only claims; a failure, or anything but a non-empty mapping, is a 401.
-
-    The error is raised here, outside any ``except`` block, so that the validator's own
-    exception is neither chained to it nor kept as its context.
-    """
-    if failure is None:
-        if isinstance(result, Mapping):
-            try:
-                claims = dict(result)
-            except Exception as exc:
-                failure = f"the token validator's claims could not be read ({type(exc).__name__})"
-            else:
-                if claims:
-                    return MappingProxyType(claims)
-                failure = "the token validator returned no claims (an empty mapping)"
-        else:
-            failure = f"the token validator returned {type(result).__name__}, not the claims"
-    raise _refused(failure)
-
-
-def _refused(detail: str) -> AuthenticationError:
-    return _challenge("invalid_credentials", "Bearer", detail)
+def _claims_or_refused(outcome: validators.Outcome) -> Claims:
+    if isinstance(outcome, str):
+        raise _challenge("invalid_credentials", "Bearer", outcome)
+    return outcome
 
 
 class ApiKey:
@@ -293,10 +167,10 @@ class ApiKey:
     __slots__ = ("_name", "_values", "header_names")
 
     def __init__(self, header_name: str, *values: str) -> None:
-        self._name = _header_name(header_name, "ApiKey header name")
+        self._name = check_header_name(header_name, "ApiKey header name")
         if not values:
             raise ConfigurationError("ApiKey needs at least one value")
-        self._values = tuple(_header_secret(v, "API key value") for v in values)
+        self._values = tuple(check_header_secret(v, "API key value") for v in values)
         self.header_names = frozenset({self._name})
 
     @property
@@ -375,10 +249,10 @@ class RequiredHeaders:
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         expected: dict[str, bytes] = {}
         for name, value in pairs:
-            key = _header_name(name, "required header name")
+            key = check_header_name(name, "required header name")
             if key in expected:
                 raise ConfigurationError("required header names must be unique (case-insensitively)")
-            expected[key] = _header_secret(value, "required header value")
+            expected[key] = check_header_secret(value, "required header value")
         self._expected = expected
         self.header_names = frozenset(expected)
 

@@ -31,7 +31,9 @@ import json
 import re
 from typing import Any, NoReturn
 
-__all__ = ["Compact", "compact_form", "js_number"]
+from ._js_number import js_float_pattern, js_spelling
+
+__all__ = ["Compact", "compact_form"]
 
 #: No compact form for a body of more than ``_DENSE_FROM`` bytes with more than one ``"``
 #: per ``_DENSEST`` bytes: there both builders cost over 3x json.loads (a batch of audit
@@ -51,63 +53,6 @@ def _rewrite_budget(size: int) -> int:
     JSON (one long string) costs to hash and parse.
     """
     return 8 + size // 16384
-
-
-def js_number(value: float) -> str:
-    """Format a float as ``JSON.stringify`` and Go's ``encoding/json`` do.
-
-    Both print the shortest round-tripping digits, in plain notation from 1e-6 up to
-    1e21 and in exponent notation outside it; Python's ``repr`` switches at other
-    bounds and writes ``1.0`` where they write ``1``.
-    """
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    mantissa, _, exponent = repr(abs(value)).partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = whole + fraction
-    point = len(whole) + int(exponent or 0)
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0") or "0"
-    count = len(digits)
-    if count <= point <= 21:
-        text = digits + "0" * (point - count)
-    elif 0 < point <= 21:
-        text = f"{digits[:point]}.{digits[point:]}"
-    elif -6 < point <= 0:
-        text = "0." + "0" * -point + digits
-    else:
-        exp = point - 1
-        head = digits if count == 1 else f"{digits[0]}.{digits[1:]}"
-        text = f"{head}e{'+' if exp >= 0 else '-'}{abs(exp)}"
-    return sign + text
-
-
-def _rewritten(token: bytes | str) -> str:
-    """The JavaScript spelling of a number token JavaScript would write otherwise (3.0, 1e-07, -0)."""
-    value = float(token)
-    if value - value != 0:
-        raise ValueError("out of range")  # 1e400: JSON.parse gives Infinity; parse_json refuses it
-    return js_number(value)
-
-
-def _js_float(end: str) -> str:
-    """A float JavaScript writes exactly as it is spelled, followed by ``end``.
-
-    Provided the spelling has the fewest digits that round to the same double (what JSON
-    writers print: JavaScript, Go, Python, Java, Rust; a spelling of 15 significant
-    digits or fewer always has): plain notation from 1e-6 up to 1e15, exponent notation
-    (1.5e-7, 1e+21) below 1e-6 and from 1e21 up to 1e308, no needless zero, sign or capital.
-    """
-    exponent = r"(?:\+(?:2[1-9]|[3-9][0-9]|[12][0-9]{2}|30[0-7])|-(?:[7-9]|[1-9][0-9]|[12][0-9]{2}|30[0-7]))"
-    return (
-        r"-?(?:"
-        rf"(?=[0-9.]{{3,18}}{end})[1-9][0-9]{{0,14}}\.[0-9]*[1-9]"
-        r"|0\.0{0,5}[1-9](?:[0-9]{0,15}[1-9])?"
-        rf"|[1-9](?:\.[0-9]{{0,15}}[1-9])?e{exponent}"
-        rf"){end}"
-    )
 
 
 class Compact:
@@ -152,7 +97,7 @@ _ESCAPED_QUOTE = re.compile(rb'\\"')
 # for those three bytes, then a look back at the digit before); its integer part ends the
 # text before it.
 _FLOAT_TAIL = re.compile(rb"([.eE](?<=[0-9][.eE])[-+0-9.eE]*)")
-_NOT_JS_FLOAT = re.compile(r"^(?!" + _js_float("$") + ")", re.MULTILINE)
+_NOT_JS_FLOAT = re.compile(r"^(?!" + js_float_pattern("$") + ")", re.MULTILINE)
 _MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])(?<![eE]-0)")
 # An escape JavaScript writes otherwise: \/, and \uXXXX but for the control characters
 # without a short form (JSON.stringify writes \u001f, lower case); a surrogate pair is one.
@@ -232,7 +177,7 @@ def _rewrite_floats(body: bytes, outside: bytes) -> bytes | None:
         head, tail = parts[2 * index], parts[2 * index + 1]
         try:
             parts[2 * index] = head[: len(head) - (len(token) - len(tail))]
-            parts[2 * index + 1] = _rewritten(token).encode()
+            parts[2 * index + 1] = js_spelling(token).encode()
         except ValueError:
             return None
     return b"".join(parts)
@@ -283,7 +228,7 @@ class _Marks:
     def __init__(self, start: str, end: str) -> None:
         self.start = '"' + start
         self.end = end + '"'
-        ahead = _js_float(re.escape(end))
+        ahead = js_float_pattern(re.escape(end))
         self.to_rewrite = re.compile(re.escape(self.start) + "(?!" + ahead + '")([^"]*)' + re.escape(self.end))
 
 
@@ -319,7 +264,7 @@ def _by_encoder(body: bytes) -> Compact | None:
                 return None
             budget -= 1
             try:
-                pieces += (out[end : match.start()], _rewritten(match[1]))
+                pieces += (out[end : match.start()], js_spelling(match[1]))
             except ValueError:
                 return None
             end = match.end()

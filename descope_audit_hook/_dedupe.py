@@ -29,8 +29,8 @@ from datetime import timedelta
 from enum import Enum
 from typing import Protocol, Union, runtime_checkable
 
+from ._batch import AuditBatch
 from ._errors import ConfigurationError
-from ._models import AuditBatch
 
 __all__ = [
     "CLAIM_ROUNDS",

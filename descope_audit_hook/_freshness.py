@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._errors import ConfigurationError, PayloadError
-from ._models import AuditEvent
+from ._events import AuditEvent
 
 __all__ = ["Clock", "FreshnessWindow", "utc_now"]
 

@@ -19,8 +19,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ._auth import Auth
-from ._forms import sign
-from ._models import SignedForm
+from ._signature import SignedForm, sign
 from ._verifier import SIGNATURE_HEADER
 
 __all__ = ["SAMPLE_KINDS", "Delivery", "make_delivery", "sample_event", "sample_events", "signed_string"]

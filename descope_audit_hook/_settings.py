@@ -16,8 +16,8 @@ from typing import Any, Literal, NamedTuple
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
 from ._errors import ConfigurationError
-from ._forms import FORMS
 from ._kinds import Flag, HeaderMap, ImportPath, Kind, Listed, PositiveInt, Seconds, Subset, Text
+from ._signature import FORMS
 from ._verifier import Verifier
 
 __all__ = [

@@ -6,26 +6,28 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, Union
 
-from ._auth import Auth, BearerToken, Claims, RequiredHeaders, RunSync, check_secret
+from ._auth import Auth, BearerToken, RequiredHeaders
+from ._batch import AuditBatch
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
-from ._forms import FORMS, decode_signature, find_signed
 from ._freshness import Clock, FreshnessWindow
 from ._headers import HeadersLike, collect, single
-from ._models import AuditBatch, SignedForm
-from ._payload import parse_batch, parse_json
+from ._json import parse_json
+from ._parsing import parse_batch
+from ._secrets import SecretArg, hmac_secrets
+from ._signature import FORMS, SignedForm, decode_signature, find_signed
+from ._token_validator import Claims, RunSync
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "SecretArg", "Verifier", "log_rejection", "verify"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "Verifier", "log_rejection", "verify"]
 
 SIGNATURE_HEADER = "x-descope-webhook-s256"
 #: Descope sends at most 100 events per request, a few tens of KB; 1 MiB leaves ample room.
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
-SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -58,19 +60,6 @@ def _warn_open() -> None:
     logger.warning("descope_audit_hook: verifier accepts unauthenticated deliveries")
 
 
-def _secrets(value: SecretArg | None) -> tuple[bytes, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, (str, bytes, bytearray, Sequence)):
-        # An int, a dict or a set is a mistake (a set would also lose the rotation order).
-        raise ConfigurationError("hmac_secret must be a str, bytes, or a sequence of them")
-    values: Iterable[object] = [value] if isinstance(value, (str, bytes, bytearray)) else value
-    secrets = tuple(check_secret(v, "hmac_secret") for v in values)
-    if not secrets:
-        raise ConfigurationError("hmac_secret is an empty sequence; pass None for no signature")
-    return secrets
-
-
 class Verifier:
     """Verifies and parses deliveries of one Descope Audit Webhook Connector.
 
@@ -93,7 +82,7 @@ class Verifier:
         max_clock_skew: timedelta | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._secrets = _secrets(hmac_secret)
+        self._secrets = hmac_secrets(hmac_secret)
         if auth is not None and not isinstance(auth, Auth):
             raise ConfigurationError("auth must be BearerToken, ApiKey, BasicAuth or None")
         self._auth = auth

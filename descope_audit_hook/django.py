@@ -70,9 +70,9 @@ from ._adapter import (
     run_once,
 )
 from ._asgi import ASGIApp, BodyLimit
+from ._batch import AuditBatch
 from ._dedupe import DedupeStore, exactly_once, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
-from ._models import AuditBatch
 from ._settings import MAPPING_KEYS, PREFIX, Source, load_verifier, prefixed
 from ._verifier import Verifier
 

@@ -43,9 +43,9 @@ from ._adapter import (
     require_sync,
     run_once,
 )
+from ._batch import AuditBatch
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, MethodNotAllowed, PayloadTooLarge, VerificationError
-from ._models import AuditBatch
 from ._settings import load_verifier, prefixed
 from ._verifier import Verifier
 

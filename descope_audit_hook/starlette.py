@@ -56,9 +56,9 @@ from ._adapter import (
     missing_framework,
     reject,
 )
+from ._batch import AuditBatch
 from ._dedupe import DedupeStore, exactly_once
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
-from ._models import AuditBatch
 from ._verifier import Verifier
 
 try:

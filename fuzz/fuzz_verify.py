@@ -24,9 +24,11 @@ import atheris
 with atheris.instrument_imports():
     from descope_audit_hook import ApiKey, BasicAuth, BearerToken, VerificationError, Verifier
     from descope_audit_hook._compact import compact_form
-    from descope_audit_hook._forms import compact_escaped, decode_signature
+    from descope_audit_hook._compiled import checked_row, made_events
     from descope_audit_hook._headers import collect
-    from descope_audit_hook._payload import _event, parse_batch, parse_events, parse_json
+    from descope_audit_hook._json import parse_json
+    from descope_audit_hook._parsing import parse_batch, parse_events
+    from descope_audit_hook._signature import compact_escaped, decode_signature
 
 __all__ = ["SECRET", "TOKEN", "one_input"]
 
@@ -86,7 +88,7 @@ def _headers(fdp: atheris.FuzzedDataProvider) -> list[tuple[Any, Any]]:
 
 
 def _checked(value: list[Any]) -> tuple[Any, ...]:
-    return tuple(_event(item, f"$[{index}]") for index, item in enumerate(value))
+    return tuple(made_events([checked_row(item, f"$[{index}]") for index, item in enumerate(value)]))
 
 
 def _outcome(fn: Any, value: Any) -> Any:
@@ -194,8 +196,8 @@ def one_input(data: bytes) -> None:
         _require(_meaning(batch) == _meaning(own), "the batch differs from the signed string's")
         _check_batch(batch)
     elif mode in (5, 6):
-        # parse_events (the column check, else the checked path) and the batch verify()
-        # returns against the checked path, on any JSON value.
+        # parse_events (the column check, else one event at a time) and the batch verify()
+        # returns against checking one event at a time, on any JSON value.
         try:
             value = parse_json(rest)
         except VerificationError:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from descope_audit_hook._auth import ApiKey, BasicAuth, BearerToken
-from descope_audit_hook._models import SignedForm
 from descope_audit_hook._samples import signed_string
+from descope_audit_hook._signature import SignedForm
 from descope_audit_hook._verifier import Verifier
 from descope_audit_hook.receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
 

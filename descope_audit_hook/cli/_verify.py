@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from descope_audit_hook._errors import VerificationError
-from descope_audit_hook._forms import sign
-from descope_audit_hook._models import AuditEvent
+from descope_audit_hook._events import LISTED, AuditEvent
+from descope_audit_hook._field_kinds import Time, occurred_from_ms
 from descope_audit_hook._settings import PREFIX, setting
+from descope_audit_hook._signature import sign
 
 from ._args import Commands, UsageError, parse_header_option, read_bytes, safe_text
 from ._config import add_option, add_options, epilog, found_in, verifier_from_args
@@ -81,21 +82,23 @@ def _read_headers_file(path: str) -> list[tuple[str, str]]:
 
 
 def _event_line(event: AuditEvent) -> str:
-    parts = [
-        event.occurred.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        event.action,
-        event.severity.value if event.severity else "-",
-    ]
-    for label, value in (("actor", event.actor_id), ("user", event.user_id)):
-        if value:
-            parts.append(f"{label}={value}")
-    if event.tenants:
-        parts.append("tenants=" + ",".join(event.tenants))
-    if event.login_ids:
-        parts.append("loginIds=" + ",".join(event.login_ids))
-    for label, value in (("method", event.method), ("geo", event.geo), ("ip", event.remote_address)):
-        if value:
-            parts.append(f"{label}={value}")
+    """The fields with a label in the table of fields, in listing order: bare ones always
+    (``-`` when empty), ``label=value`` ones when they have a value."""
+    parts = []
+    for row in LISTED:
+        if row.label is None:
+            continue
+        value = row.kind.to_json(getattr(event, row.name))
+        if isinstance(row.kind, Time):
+            text = occurred_from_ms(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        elif isinstance(value, list):
+            text = ",".join(value)
+        else:
+            text = "" if value is None else str(value)
+        if not row.label:
+            parts.append(text or "-")
+        elif text:
+            parts.append(f"{row.label}={text}")
     return "  " + " ".join(safe_text(part) for part in parts)
 
 

@@ -17,6 +17,9 @@ import json
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from descope_audit_hook._events import LISTED
+from descope_audit_hook._field_kinds import Time
+
 __all__ = ["EXPORTS", "csv_cell", "export_chunks"]
 
 #: Route suffix -> (media type, file name).
@@ -27,20 +30,9 @@ EXPORTS = {
 
 _CHUNK = 65_536
 _FORMULA_STARTS = frozenset("=+-@\t\r")
+#: Every field but ``raw`` (its time as ISO-8601 text), then what the receiver adds.
 _CSV_COLUMNS = (
-    "occurredAt",
-    "action",
-    "type",
-    "actorId",
-    "userId",
-    "projectId",
-    "tenants",
-    "loginIds",
-    "method",
-    "device",
-    "geo",
-    "remoteAddress",
-    "data",
+    *(f"{row.key}At" if isinstance(row.kind, Time) else row.key for row in LISTED if row.key),
     "fingerprint",
     "signedForm",
     "receivedAt",

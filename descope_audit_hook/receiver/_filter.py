@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from descope_audit_hook._errors import PayloadError
+from descope_audit_hook._field_kinds import MAX_MS, MIN_MS, ms_of, occurred_from_ms
 from descope_audit_hook._kinds import parse_int
-from descope_audit_hook._models import occurred_from_ms
 
 __all__ = ["FIRST_MS", "LAST_MS", "MAX_PER_PAGE", "PER_PAGE", "SEVERITIES", "EventFilter", "time_text"]
 
@@ -25,11 +25,10 @@ SEVERITIES = ("info", "warn", "error")
 # What an <input type="datetime-local"> sends (taken as UTC, the page's time zone), an ISO
 # 8601 date, or a date-time with Z or an offset. Checked before fromisoformat, which takes more.
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TEXT_LIMIT = 200
 #: The range of ``occurred`` the core accepts, in epoch milliseconds: 0001-01-01 to 9999-12-31 (UTC).
-FIRST_MS = -62_135_596_800_000
-LAST_MS = 253_402_300_799_999
+FIRST_MS = MIN_MS
+LAST_MS = MAX_MS
 
 
 def _invalid(message: str) -> PayloadError:
@@ -47,8 +46,7 @@ def _time_ms(name: str, text: str) -> int | None:
         raise _invalid(f"{name} is not a valid date or date-time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - _EPOCH
-    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    ms = ms_of(moment)
     if not FIRST_MS <= ms <= LAST_MS:
         raise _invalid(f"{name} must be within the years 1 to 9999 (UTC)")
     return ms

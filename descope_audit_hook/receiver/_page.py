@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from descope_audit_hook._models import occurred_from_ms
+from descope_audit_hook._events import LISTED, EventField
+from descope_audit_hook._field_kinds import Mapped, Texts, Time, Word, occurred_from_ms
 
 from ._chart import Chart, render_chart
 from ._filter import PER_PAGE, SEVERITIES, EventFilter, time_text
@@ -53,20 +54,11 @@ nav.paging { margin-top: 1rem; display: flex; gap: 1rem; align-items: center; }
 p.empty { color: #57606a; }
 """
 
-HEADINGS = (
-    "Time",
-    "Action",
-    "Severity",
-    "Actor",
-    "User",
-    "Tenants",
-    "Login IDs",
-    "Method",
-    "Device",
-    "Geo",
-    "Remote address",
-    "Data",
-)
+#: The page's columns: the fields with a heading in the table of fields, in listing order.
+_COLUMNS = tuple(row for row in LISTED if row.heading)
+HEADINGS = tuple(str(row.heading) for row in _COLUMNS)
+# The CSS class of a text field's cells (see CSS); any other is a short one.
+_TEXT_CLASS = {"action": "action", "actor_id": "id", "user_id": "id", "remote_address": "list"}
 
 
 def _e(value: Any) -> str:
@@ -99,30 +91,28 @@ def _options(values: Iterable[str], selected: str, blank: str) -> str:
     return "".join(parts)
 
 
+def _cell(row: EventField, value: Any) -> str:
+    """One cell of an event's row, by the kind of its field."""
+    kind = row.kind
+    if isinstance(kind, Time):
+        return f'<td class="time">{_e(_time_text(value))}</td>'
+    if isinstance(kind, Word):
+        word = value or ""
+        return f'<td class="sev-{_e(word)}">{_e(word)}</td>'
+    if isinstance(kind, Texts):
+        return f'<td class="list">{_e(", ".join(value))}</td>'
+    if isinstance(kind, Mapped):
+        if not value:
+            return '<td class="data"></td>'
+        summary = f"{len(value)} field{'s' if len(value) != 1 else ''}"
+        pretty = json.dumps(value, indent=2, ensure_ascii=False)
+        return f'<td class="data"><details><summary>{_e(summary)}</summary><pre>{_e(pretty)}</pre></details></td>'
+    return f'<td class="{_TEXT_CLASS.get(row.name, "short")}">{_e(value)}</td>'
+
+
 def _row_html(event: Mapping[str, Any]) -> str:
-    data = event["data"]
-    if data:
-        summary = f"{len(data)} field{'s' if len(data) != 1 else ''}"
-        pretty = json.dumps(data, indent=2, ensure_ascii=False)
-        data_cell = f"<details><summary>{_e(summary)}</summary><pre>{_e(pretty)}</pre></details>"
-    else:
-        data_cell = ""
-    severity = event["type"] or ""
-    cells = [
-        f'<td class="time">{_e(_time_text(event["occurred"]))}</td>',
-        f'<td class="action">{_e(event["action"])}</td>',
-        f'<td class="sev-{_e(severity)}">{_e(severity)}</td>',
-        f'<td class="id">{_e(event["actorId"])}</td>',
-        f'<td class="id">{_e(event["userId"])}</td>',
-        f'<td class="list">{_e(", ".join(event["tenants"]))}</td>',
-        f'<td class="list">{_e(", ".join(event["loginIds"]))}</td>',
-        f'<td class="short">{_e(event["method"])}</td>',
-        f'<td class="short">{_e(event["device"])}</td>',
-        f'<td class="short">{_e(event["geo"])}</td>',
-        f'<td class="list">{_e(event["remoteAddress"])}</td>',
-        f'<td class="data">{data_cell}</td>',
-    ]
-    return f'<tr data-fingerprint="{_e(event["fingerprint"])}">{"".join(cells)}</tr>'
+    cells = "".join(_cell(row, event[row.key or row.name]) for row in _COLUMNS)
+    return f'<tr data-fingerprint="{_e(event["fingerprint"])}">{cells}</tr>'
 
 
 def _filters(selection: EventFilter, actions: list[str], tenants: list[str]) -> str:

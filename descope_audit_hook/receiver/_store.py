@@ -10,32 +10,23 @@ from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any
 
+from descope_audit_hook._batch import AuditBatch
 from descope_audit_hook._errors import ConfigurationError
-from descope_audit_hook._models import AuditBatch, occurred_from_ms
+from descope_audit_hook._events import FIELDS, LISTED, AuditEvent
+from descope_audit_hook._field_kinds import Time, occurred_from_ms
 
 from ._filter import EventFilter
 
-__all__ = ["EventStore", "event_dict"]
+__all__ = ["EventStore", "event_dict", "iso_text"]
 
-_SCHEMA = """
+# The event's own columns come from the table of its fields (descope_audit_hook._events).
+_STORED = tuple(row for row in FIELDS if row.column)
+_FIELD_COLUMNS = "".join(f"    {row.column} {row.kind.sql},\n" for row in _STORED)
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     fingerprint TEXT NOT NULL UNIQUE,
-    occurred_ms INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    severity TEXT,
-    actor_id TEXT,
-    user_id TEXT,
-    project_id TEXT,
-    tenants TEXT NOT NULL,
-    login_ids TEXT NOT NULL,
-    device TEXT,
-    method TEXT,
-    geo TEXT,
-    remote_address TEXT,
-    data TEXT NOT NULL,
-    raw TEXT NOT NULL,
-    signed_form TEXT,
+{_FIELD_COLUMNS}    signed_form TEXT,
     received_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_newest ON events (occurred_ms DESC, id DESC);
@@ -48,16 +39,24 @@ CREATE INDEX IF NOT EXISTS event_login_ids_login_id ON event_login_ids (login_id
 CREATE TABLE IF NOT EXISTS page_sessions (digest TEXT PRIMARY KEY, tag TEXT NOT NULL, expires_ms INTEGER NOT NULL);
 """
 
-_COLUMNS = (
-    "fingerprint, occurred_ms, action, severity, actor_id, user_id, project_id, tenants, login_ids, "
-    "device, method, geo, remote_address, data, raw, signed_form, received_at"
-)
+_COLUMN_NAMES = ("fingerprint", *(str(row.column) for row in _STORED), "signed_form", "received_at")
+_COLUMNS = ", ".join(_COLUMN_NAMES)
+_INSERT = f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMN_NAMES))})"  # noqa: S608
 _EXPORT_BATCH = 500
 
 
 def _json(value: Any) -> str:
     # ASCII-only JSON: whatever the event holds, SQLite gets valid text.
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+
+
+def _values(event: AuditEvent) -> list[Any]:
+    """The event's own columns, in the order of ``_STORED``."""
+    values = []
+    for row in _STORED:
+        value = row.kind.to_json(getattr(event, row.name))
+        values.append(_json(value) if row.kind.json_text else value)
+    return values
 
 
 def _where(selection: EventFilter) -> tuple[str, list[Any]]:
@@ -111,26 +110,7 @@ class EventStore:
             try:
                 for event in batch:
                     cursor = conn.execute(
-                        f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",  # noqa: S608
-                        (
-                            event.fingerprint,
-                            event.occurred_ms,
-                            event.action,
-                            event.severity.value if event.severity else None,
-                            event.actor_id,
-                            event.user_id,
-                            event.project_id,
-                            _json(list(event.tenants)),
-                            _json(list(event.login_ids)),
-                            event.device,
-                            event.method,
-                            event.geo,
-                            event.remote_address,
-                            _json(dict(event.data)),
-                            _json(dict(event.raw)),
-                            batch.signed_form,
-                            received_at,
-                        ),
+                        _INSERT, (event.fingerprint, *_values(event), batch.signed_form, received_at)
                     )
                     if cursor.rowcount != 1:
                         continue
@@ -233,25 +213,27 @@ class EventStore:
 
 
 def event_dict(row: sqlite3.Row, *, raw: bool = True) -> dict[str, Any]:
-    """A stored event as the listing and the exports show it."""
-    occurred = occurred_from_ms(row["occurred_ms"])
-    return {
-        "fingerprint": row["fingerprint"],
-        "occurred": row["occurred_ms"],
-        "occurredAt": occurred.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "action": row["action"],
-        "type": row["severity"],
-        "actorId": row["actor_id"],
-        "userId": row["user_id"],
-        "projectId": row["project_id"],
-        "tenants": json.loads(row["tenants"]),
-        "loginIds": json.loads(row["login_ids"]),
-        "device": row["device"],
-        "method": row["method"],
-        "geo": row["geo"],
-        "remoteAddress": row["remote_address"],
-        "data": json.loads(row["data"]),
-        "raw": json.loads(row["raw"]) if raw else None,
-        "signedForm": row["signed_form"],
-        "receivedAt": row["received_at"],
-    }
+    """A stored event as the listing and the exports show it: its fields as in the JSON
+    (``raw`` as ``"raw"``, ``None`` when ``raw=False``), and its time also as ISO-8601 text."""
+    shown: dict[str, Any] = {"fingerprint": row["fingerprint"]}
+    for column, name, stored in _SHOWN:
+        value = row[column]
+        if stored.key is None and not raw:
+            value = None
+        elif stored.kind.json_text:
+            value = json.loads(value)
+        shown[name] = value
+        if isinstance(stored.kind, Time):
+            shown[f"{name}At"] = iso_text(value)
+    shown["signedForm"] = row["signed_form"]
+    shown["receivedAt"] = row["received_at"]
+    return shown
+
+
+def iso_text(ms: int) -> str:
+    """Epoch milliseconds as ISO-8601 UTC text with milliseconds: ``2026-06-08T20:18:25.871Z``."""
+    return occurred_from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# (column, name in the listing, field): the fields as listings show them.
+_SHOWN = tuple((str(row.column), row.key or row.name, row) for row in LISTED if row.column)

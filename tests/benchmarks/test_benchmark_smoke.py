@@ -56,8 +56,19 @@ def test_quick_run_prints_every_in_process_ratio() -> None:
         assert _lines(out, rf"^   {re.escape(kind)} +\d+ KB +({cell}){{7}}(\d+\.\d\dx|n/a)$"), kind
     assert _lines(out, rf"^  worst forged: {RATIO} +\(.+; signed_forms .+\) +bound <= 3\.0x +(met|MISSED)$")
     assert _lines(out, rf"^  worst valid: +{RATIO} +\(.+; signed_forms .+\) +target <= 3\.0x +(met|MISSED)$")
-    for stage in ("floor", "json.loads", "parse_json, signed", "parse_json, strict", "usual_columns", "build_usual"):
+    stages = (
+        "floor",
+        "json.loads",
+        "parse_json, signed",
+        "parse_json, strict",
+        "checked_columns \\(every",
+        "checked_columns \\+ made_events",
+    )
+    for stage in stages:
         assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$"), stage
+    for trick in ("checked_row alone", "made_events alone"):  # each speed trick and what it replaces
+        assert _lines(out, rf"^    {trick}\b.* us +{RATIO} of floor$"), trick
+    assert len(_lines(out, rf"^    instead: .* us +{RATIO} of floor$")) == 3
     for stage in ("compact_form", "verify", "verify \\+ reading every event"):
         assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$"), stage
     assert _lines(out, r"^  parse_json over json.loads: +-?\d+\.\d us; headers, auth, signature, batch: +-?\d+\.\d us")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -23,6 +26,18 @@ FIXTURE_SIGNATURES = {
 SECRET = "unit-test-hmac-secret"
 TOKEN = "unit-test-bearer-token"
 SIG = "x-descope-webhook-s256"
+
+
+def signature_of(message: bytes, secret: str = SECRET) -> str:
+    """The ``x-descope-webhook-s256`` value of ``message``, independent of the library (docs/wire-format.md)."""
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def signed_form_of(body: bytes, signature: str, **options: Any) -> str | None:
+    """The form ``Verifier(SECRET, **options)`` says the signature matched (or its error)."""
+    from descope_audit_hook import Verifier
+
+    return Verifier(SECRET, **options).verify(body, {SIG: signature}).signed_form
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from descope_audit_hook import BearerToken, PayloadError, SignatureError, Verifier, sign
 from descope_audit_hook._compact import compact_form
-from descope_audit_hook._payload import parse_json
+from descope_audit_hook._json import parse_json
 
 from ._support import examples
 

@@ -21,10 +21,10 @@ from descope_audit_hook import (
     sign,
 )
 from descope_audit_hook._compact import _by_encoder, _by_text, _rewrite_budget, compact_form
-from descope_audit_hook._compact import js_number as _js_number
-from descope_audit_hook._forms import FORMS
-from descope_audit_hook._models import canonical_json
+from descope_audit_hook._js_number import js_number as _js_number
+from descope_audit_hook._json import canonical_json
 from descope_audit_hook._samples import _js_number as independent_js_number
+from descope_audit_hook._signature import FORMS
 from descope_audit_hook.testing import make_delivery, signed_string
 
 from ._support import SECRET, SIG, examples

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from descope_audit_hook import ApiKey, Auth, BasicAuth, BearerToken, SignatureError, SignedForm, Verifier
-from descope_audit_hook._forms import FORMS
+from descope_audit_hook._signature import FORMS
 from descope_audit_hook.testing import (
     SAMPLE_KINDS,
     Delivery,

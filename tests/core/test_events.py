@@ -1,18 +1,30 @@
-"""AuditEvent, AuditBatch, Severity, Action: the typed results."""
+"""AuditEvent, the table of its fields, Severity, Action."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import pickle
+import shutil
+import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from descope_audit_hook import Action, AuditBatch, AuditEvent, PayloadError, Severity, Verifier
-from descope_audit_hook.testing import make_delivery, sample_event
+from descope_audit_hook import Action, AuditEvent, PayloadError, Severity, Verifier
+from descope_audit_hook._events import FIELDS, KEYED, LISTED
+from descope_audit_hook.cli._verify import _event_line
+from descope_audit_hook.receiver._export import _CSV_COLUMNS
+from descope_audit_hook.receiver._filter import EventFilter
+from descope_audit_hook.receiver._page import HEADINGS
+from descope_audit_hook.receiver._store import EventStore
+from descope_audit_hook.testing import make_delivery, sample_event, sample_events
 
 OPEN = Verifier(allow_unauthenticated=True)
 
@@ -112,25 +124,6 @@ def test_repr_keeps_personal_data_out() -> None:
     assert "LoginFailed" in text
 
 
-def test_batch_is_a_read_only_sequence() -> None:
-    body = json.dumps([sample_event("login_succeed"), sample_event("login_failed")]).encode()
-    batch = OPEN.verify(body, {})
-    assert isinstance(batch, AuditBatch)
-    assert len(batch) == 2
-    assert batch[0].action == "LoginSucceed"
-    assert batch[-1].action == "LoginFailed"
-    assert [e.action for e in batch[0:1]] == ["LoginSucceed"]
-    assert batch[1] in batch
-    assert batch.index(batch[1]) == 1
-    assert batch.signed_form is None
-    assert batch.body == body
-    assert body.decode() not in repr(batch)
-    with pytest.raises(AttributeError):
-        batch.events = ()  # type: ignore[misc]
-    with pytest.raises(IndexError):
-        batch[2]
-
-
 def test_action_enum() -> None:
     assert Action.LOGIN_FAILED.value == "LoginFailed"
     assert isinstance(Action.LOGIN_FAILED, str)
@@ -199,3 +192,137 @@ def test_deepcopy_works_and_asdict_is_documented_not_to() -> None:
     assert dict(copied[0].data) == dict(batch[0].data)
     with pytest.raises(TypeError):  # docs/api.md: use to_dict() or dict(event.raw)
         dataclasses.asdict(batch[0])
+
+
+# --- the table of fields, and every place derived from it ----------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[2] / "descope_audit_hook"
+
+
+def test_the_table_is_the_dataclass() -> None:
+    assert [row.name for row in FIELDS] == [item.name for item in dataclasses.fields(AuditEvent)]
+    keys = [key for row in FIELDS for key in (row.key, *row.aliases) if key]
+    assert len(keys) == len(set(keys))
+    columns = [row.column for row in FIELDS if row.column]
+    assert len(columns) == len(set(columns))
+    places = sorted(row.fingerprint for row in FIELDS if row.fingerprint is not None)
+    assert places == list(range(len(places)))
+    assert [row.name for row in FIELDS if row.fingerprint is None] == ["raw"]
+    assert [row.key for row in KEYED] == list(one([sample_event("login_failed")]).to_dict())
+
+
+def test_fingerprints_are_those_of_earlier_versions() -> None:
+    # The dedupe stores keep fingerprints across upgrades: the same event, the same hex id.
+    first, second = OPEN.verify(json.dumps([sample_event("login_failed"), sample_event("user_modified")]).encode(), {})
+    assert first.fingerprint == "b4b47e8a7934527bd8fce6b5f9e974e71e159cea39a850abe591dd839c52d69e"
+    assert second.fingerprint == "97bd4fff457d81a01a7d1f9acfc718f045128b3bbbc518919072402b6be6b1d8"
+    batch = OPEN.verify(json.dumps(sample_events(20, seed=3)).encode(), {})
+    digest = hashlib.sha256("".join(event.fingerprint for event in batch).encode()).hexdigest()
+    assert digest == "abafd613e79daf9d853c7c01e3ff0633d1c2c127970c90635263ddeb8b1c777f"
+
+
+def test_the_receiver_and_the_command_line_follow_the_table(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.db")
+    with sqlite3.connect(store.path) as db:
+        stored = [row[1] for row in db.execute("PRAGMA table_info(events)")]
+    assert stored == ["id", "fingerprint", *(row.column for row in FIELDS if row.column), "signed_form", "received_at"]
+    batch = OPEN.verify(json.dumps([sample_event("login_failed")]).encode(), {})
+    assert store.add(batch) == (1, 0)
+    (listed,) = store.query(EventFilter())[1]
+    time_key = next(row.key for row in LISTED if row.key == "occurred")
+    assert list(listed) == [
+        "fingerprint",
+        time_key,
+        f"{time_key}At",
+        *(row.key or row.name for row in LISTED if row.column and row.key != time_key),
+        "signedForm",
+        "receivedAt",
+    ]
+    event = batch[0]
+    for key, value in event.to_dict().items():
+        assert listed[key] == value, key
+    assert listed["raw"] == dict(event.raw)
+    assert set(_CSV_COLUMNS) >= {row.key for row in KEYED if row.key != time_key}
+    assert tuple(row.heading for row in LISTED if row.heading) == HEADINGS
+    line = _event_line(event)
+    for row in LISTED:
+        if row.label:
+            value = getattr(event, row.name)
+            assert (f"{row.label}=" in line) == bool(value), row.name
+
+
+NEW_FIELD = """    app_name: str | None = field(default=None, metadata=_row(
+        "appName", OPTIONAL_TEXT, column="app_name", heading="App", label="app"))
+"""
+
+ADDED_FIELD_CHECKS = """
+import json, sys
+from datetime import datetime, timezone
+import descope_audit_hook as package
+from descope_audit_hook import AuditEvent, PayloadError, Verifier
+from descope_audit_hook.cli._verify import _event_line
+from descope_audit_hook.receiver._export import _CSV_COLUMNS
+from descope_audit_hook.receiver._filter import EventFilter
+from descope_audit_hook.receiver._page import HEADINGS
+from descope_audit_hook.receiver._store import EventStore
+from descope_audit_hook.testing import sample_events
+
+assert package.__file__.startswith(sys.argv[1]), package.__file__
+verify = Verifier(allow_unauthenticated=True).verify
+events = sample_events(12)
+plain = verify(json.dumps(events).encode(), {})
+for event in events:
+    event["appName"] = "portal"
+# Both parse paths: the column check (12 events) and one event at a time (1).
+for payload in (events, events[:1]):
+    batch = verify(json.dumps(payload).encode(), {})
+    assert [event.app_name for event in batch] == ["portal"] * len(payload)
+    assert batch[0].to_dict()["appName"] == "portal"
+wrong = {**events[9], "appName": []}
+for payload, path in (([wrong], "$[0].appName"), ([*events[:9], wrong], "$[9].appName")):
+    try:
+        verify(json.dumps(payload).encode(), {})
+    except PayloadError as exc:
+        assert exc.path == path, exc.path
+    else:
+        raise AssertionError("a wrong type was accepted")
+try:
+    AuditEvent("A", datetime(2026, 1, 1, tzinfo=timezone.utc), app_name=5)
+except TypeError as exc:
+    assert "app_name" in str(exc)
+else:
+    raise AssertionError("a hand-made event skipped the check")
+# Not in the fingerprint (its row says so): an event's fingerprint is what it was.
+assert [event.fingerprint for event in batch] == [event.fingerprint for event in plain[:1]]
+store = EventStore(sys.argv[2])
+store.add(batch)
+(listed,) = store.query(EventFilter())[1]
+assert listed["appName"] == "portal"
+assert "appName" in _CSV_COLUMNS and "App" in HEADINGS
+assert "app=portal" in _event_line(batch[0])
+print("ok")
+"""
+
+
+def test_adding_a_field_is_one_declaration(tmp_path: Path) -> None:
+    # A copy of the package with one more field declared in AuditEvent's table, nothing
+    # else changed: both parse paths read and check it, a hand-made event is checked,
+    # to_dict, the receiver's table, listing, CSV and page and the command line show it.
+    copy = tmp_path / "descope_audit_hook"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    events = copy / "_events.py"
+    anchor = "    data: Mapping[str, Any] = field("
+    text = events.read_text("utf-8")
+    assert text.count(anchor) == 1
+    events.write_text(text.replace(anchor, NEW_FIELD + anchor), "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", ADDED_FIELD_CHECKS, str(tmp_path), str(tmp_path / "events.db")],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"

@@ -35,7 +35,7 @@ from descope_audit_hook import (
     exactly_once,
     sign,
 )
-from descope_audit_hook._auth import is_async_callable
+from descope_audit_hook._token_validator import is_async_callable
 
 from ._support import SIG, body_of, event
 
@@ -259,7 +259,7 @@ def test_the_token_is_not_in_any_repr() -> None:
     auth = BearerToken("fixed-SECRET-token", validator=validate)
     assert repr(auth) == (
         "BearerToken(<1 token(s) hidden>, validator="
-        "tests.core.test_bearer_validator.test_the_token_is_not_in_any_repr.<locals>.validate)"
+        "tests.core.test_token_validator.test_the_token_is_not_in_any_repr.<locals>.validate)"
     )
     assert "SECRET" not in repr(Verifier(auth=auth))
     batch = Verifier(auth=auth).verify(BODY, BEARER)

@@ -1,4 +1,4 @@
-"""The strings Descope may have signed, and the HMAC itself.
+"""The signature: the HMAC, and the strings Descope may have computed it over.
 
 Descope "creates the HMAC signature from a JSON string, not the raw post body", and its
 backend is Go. So the bytes we receive and the bytes that were signed can differ by a
@@ -21,14 +21,15 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
-from ._auth import check_secret
 from ._compact import Compact, compact_form
 from ._errors import ConfigurationError
-from ._models import SignedForm
+from ._secrets import check_secret
 
 __all__ = [
     "FORMS",
+    "SignedForm",
     "compact_escaped",
     "decode_signature",
     "find_signed",
@@ -37,6 +38,8 @@ __all__ = [
     "sign",
 ]
 
+#: Which string the signature was computed over; see docs/security.md.
+SignedForm = Literal["raw", "trimmed", "compact", "compact-escaped"]
 FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
 _JSON_WS = b" \t\r\n"

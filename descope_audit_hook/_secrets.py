@@ -1,0 +1,68 @@
+"""Configured secrets: each one checked once, at construction, and never shown.
+
+Every message names *what* was wrong, never the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Union
+
+from ._errors import ConfigurationError
+
+__all__ = ["SecretArg", "check_header_name", "check_header_secret", "check_secret", "hmac_secrets"]
+
+#: What ``Verifier(hmac_secret=...)`` takes: one secret, or several (newest first) to rotate.
+SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
+
+_FORBIDDEN = frozenset("\r\n\x00")
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_secret(value: object, what: str) -> bytes:
+    """Validate one configured secret and return its UTF-8 bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+        if not raw.strip():
+            raise ConfigurationError(f"{what} must not be empty or whitespace")
+        return raw
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ConfigurationError(f"{what} must not be empty or whitespace")
+    return value.encode("utf-8")
+
+
+def check_header_secret(value: object, what: str) -> bytes:
+    """A secret that travels in a header: no line breaks, no surrounding whitespace.
+
+    Servers strip whitespace around header values, so such a secret could never match.
+    """
+    raw = check_secret(value, what)
+    text = raw.decode("latin-1")
+    if _FORBIDDEN & set(text):
+        raise ConfigurationError(f"{what} must not contain CR, LF or NUL")
+    if text != text.strip(" \t"):
+        raise ConfigurationError(f"{what} must not start or end with whitespace")
+    return raw
+
+
+def check_header_name(name: object, what: str) -> str:
+    """A configured header name (RFC 9110 token characters), lower-cased."""
+    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+        raise ConfigurationError(f"{what} must be a non-empty HTTP header name")
+    return name.lower()
+
+
+def hmac_secrets(value: SecretArg | None) -> tuple[bytes, ...]:
+    """The HMAC secrets of ``Verifier(hmac_secret=...)``, in order; ``()`` for ``None``."""
+    if value is None:
+        return ()
+    if not isinstance(value, (str, bytes, bytearray, Sequence)):
+        # An int, a dict or a set is a mistake (a set would also lose the rotation order).
+        raise ConfigurationError("hmac_secret must be a str, bytes, or a sequence of them")
+    values: Iterable[object] = [value] if isinstance(value, (str, bytes, bytearray)) else value
+    secrets = tuple(check_secret(v, "hmac_secret") for v in values)
+    if not secrets:
+        raise ConfigurationError("hmac_secret is an empty sequence; pass None for no signature")
+    return secrets
