@@ -25,6 +25,7 @@ from descope_audit_hook import (
     Verifier,
     sign,
 )
+from descope_audit_hook._error_codes import BY_CODE
 
 from ._support import SECRET, SIG, MultiItems, ReadOnlyHeaders, event
 
@@ -241,6 +242,8 @@ def test_hostile_request(row: Row) -> None:
     assert type(error) is row.error
     assert error.status_code == row.status
     assert error.code == row.code
+    # Every code raised is in the registry (and so in docs/api.md), with this status.
+    assert BY_CODE[error.code].status == error.status_code
     if row.path is not None:
         assert isinstance(error, PayloadError)
         assert error.path == row.path
