@@ -31,9 +31,9 @@ from ._field_kinds import (
     Time,
     Whole,
     Word,
-    ms_of,
 )
 from ._json import canonical_json
+from ._time import ms_of
 
 __all__ = ["FIELDS", "KEYED", "LISTED", "SEVERITY_WORDS", "Action", "AuditEvent", "EventField", "Severity"]
 

@@ -13,21 +13,18 @@ turns into the stored value without a check left (``_compiled.made_events``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import Enum
 from itertools import chain
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ._errors import PayloadError
+from ._time import MAX_MS, MIN_MS, from_iso, ms_of, occurred_from_ms, utc_datetimes
 
 __all__ = [
     "EMPTY_MAPPING",
-    "EPOCH",
-    "MAX_MS",
-    "MIN_MS",
     "Kind",
     "Mapped",
     "OptionalText",
@@ -36,28 +33,9 @@ __all__ = [
     "Time",
     "Whole",
     "Word",
-    "ms_of",
-    "occurred_from_ms",
 ]
 
 EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MS = timedelta(milliseconds=1)
-#: The milliseconds EPOCH + timedelta can reach: 0001-01-01 to 9999-12-31 UTC.
-MIN_MS = (datetime.min.replace(tzinfo=timezone.utc) - EPOCH) // _ONE_MS
-MAX_MS = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // _ONE_MS
-_FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
-
-
-def occurred_from_ms(ms: int) -> datetime:
-    """Exact conversion (no float rounding) of epoch milliseconds to an aware UTC datetime."""
-    return EPOCH + timedelta(milliseconds=ms)
-
-
-def ms_of(moment: datetime) -> int:
-    """An aware datetime as integer milliseconds since the Unix epoch (what Descope sends)."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def _fail(message: str, path: str) -> NoReturn:
@@ -259,7 +237,7 @@ class Time(Kind):
     converts_columns = True
 
     def column(self, values: Sequence[Any]) -> Iterable[Any]:
-        return map(EPOCH.__add__, map(_ONE_MS.__mul__, values))
+        return utc_datetimes(values)
 
     def read(self, value: Any, path: str, key: str) -> Any:
         where = f"{path}.{key}"
@@ -269,7 +247,10 @@ class Time(Kind):
             if type(value) is str:
                 if value.isascii() and value.isdigit():
                     return occurred_from_ms(int(value))
-                return _iso(value, where, key)
+                parsed = from_iso(value)
+                if parsed is None:
+                    _fail(f"{key} is not a valid ISO-8601 timestamp", where)
+                return parsed
             if type(value) is float and value.is_integer():
                 return occurred_from_ms(int(value))
         except (OverflowError, ValueError):
@@ -280,23 +261,6 @@ class Time(Kind):
 
     def to_json(self, value: Any) -> Any:
         return ms_of(value)
-
-
-def _iso(value: str, where: str, key: str) -> datetime:
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    # Python 3.10's fromisoformat takes only 3 or 6 fractional digits; Go writes up to 9
-    # (RFC3339Nano) and trims zeros (".44"). Use exactly 6, as 3.11 does (it truncates).
-    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"{key} is not a valid ISO-8601 timestamp", where)
-    if parsed.tzinfo is None:
-        # Descope's timestamps are UTC; a naive one is read as UTC rather than local time.
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 class Mapped(Kind):

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from descope_audit_hook._errors import VerificationError
 from descope_audit_hook._events import LISTED, AuditEvent
-from descope_audit_hook._field_kinds import Time, occurred_from_ms
+from descope_audit_hook._field_kinds import Time
 from descope_audit_hook._settings import PREFIX, setting
 from descope_audit_hook._signature import sign
+from descope_audit_hook._time import occurred_from_ms
 
 from ._args import Commands, UsageError, parse_header_option, read_bytes, safe_text
 from ._config import add_option, add_options, epilog, found_in, verifier_from_args

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from descope_audit_hook._field_kinds import occurred_from_ms
+from descope_audit_hook._time import occurred_from_ms
 
 from ._filter import LAST_MS, SEVERITIES, EventFilter
 from ._store import EventStore

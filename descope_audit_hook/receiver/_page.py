@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from descope_audit_hook._events import LISTED, EventField
-from descope_audit_hook._field_kinds import Mapped, Texts, Time, Word, occurred_from_ms
+from descope_audit_hook._field_kinds import Mapped, Texts, Time, Word
+from descope_audit_hook._time import occurred_from_ms
 
 from ._chart import Chart, render_chart
 from ._filter import PER_PAGE, SEVERITIES, EventFilter, time_text

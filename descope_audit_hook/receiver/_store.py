@@ -13,7 +13,8 @@ from typing import Any
 from descope_audit_hook._batch import AuditBatch
 from descope_audit_hook._errors import ConfigurationError
 from descope_audit_hook._events import FIELDS, LISTED, AuditEvent
-from descope_audit_hook._field_kinds import Time, occurred_from_ms
+from descope_audit_hook._field_kinds import Time
+from descope_audit_hook._time import occurred_from_ms
 
 from ._filter import EventFilter
 
