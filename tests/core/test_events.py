@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -98,6 +99,25 @@ def test_hand_built_event() -> None:
         AuditEvent("A", datetime(2026, 1, 1))  # naive
     with pytest.raises(TypeError):
         AuditEvent("A", when, tenants=["t"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("severity", "warn"),
+        ("actor_id", 5),
+        ("geo", b"FR"),
+        ("tenants", ("acme", 1)),
+        ("login_ids", ("a", None)),
+        ("data", ["x"]),
+        ("raw", None),
+    ],
+)
+def test_a_hand_made_event_is_checked_like_a_parsed_one(field: str, value: Any) -> None:
+    # Each of these was accepted by hand before (severity and data then failed in fingerprint).
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with pytest.raises(TypeError, match=f"AuditEvent.{field} must be"):
+        AuditEvent("A", when, **{field: value})
 
 
 def test_occurred_ms_is_exact_for_millisecond_values() -> None:
@@ -209,6 +229,16 @@ def test_the_table_is_the_dataclass() -> None:
     assert places == list(range(len(places)))
     assert [row.name for row in FIELDS if row.fingerprint is None] == ["raw"]
     assert [row.key for row in KEYED] == list(one([sample_event("login_failed")]).to_dict())
+
+
+def test_the_api_page_lists_the_fields_of_the_table() -> None:
+    api = (PACKAGE.parent / "docs" / "api.md").read_text("utf-8")
+    section = api.split("### `AuditEvent`", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| .+ \| (.+) \|$", section, flags=re.MULTILINE)
+    assert [name for name, _ in rows] == [row.name for row in FIELDS]
+    for (_, source), row in zip(rows, FIELDS, strict=True):
+        for key in filter(None, (row.key, *row.aliases)):
+            assert f"`{key}`" in source, row.name
 
 
 def test_fingerprints_are_those_of_earlier_versions() -> None:
