@@ -5,7 +5,8 @@ The core imports nothing outside the standard library; the framework adapters li
 """
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
-from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore, exactly_once
+from ._claim import exactly_once, exactly_once_async
+from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -54,6 +55,7 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "exactly_once",
+    "exactly_once_async",
     "sign",
     "verify",
 ]

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from ._auth import BearerToken
+from ._claim import exactly_once
 from ._config import ENV_VARS, check_not_open, kwargs_from_env
-from ._dedupe import DedupeStore, exactly_once, is_async_store
+from ._dedupe import DedupeStore, is_async_store
 from ._errors import ConfigurationError, PayloadTooLarge, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier, log_rejection

@@ -72,8 +72,9 @@ from ._adapter import (
     run_once,
 )
 from ._asgi import ASGIApp, BodyLimit
+from ._claim import exactly_once
 from ._config import ENV_VARS
-from ._dedupe import DedupeStore, exactly_once, is_async_store
+from ._dedupe import DedupeStore, is_async_store
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier

@@ -56,7 +56,8 @@ from ._adapter import (
     missing_framework,
     reject,
 )
-from ._dedupe import DedupeStore, exactly_once
+from ._claim import exactly_once
+from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
 from ._models import AuditBatch
 from ._verifier import Verifier
