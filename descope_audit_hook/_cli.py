@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-from ._adapter import require_sync
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
 from ._cli_args import Parser, argv_problem, count, escape_controls, host, port, positive_int, seconds
 from ._config import kwargs_from_env
 from ._errors import ConfigurationError, VerificationError
 from ._forms import FORMS, sign
 from ._models import AuditEvent
+from ._request import require_sync
 from ._sender import (
     DEFAULT_SIGNED_FORM,
     SAMPLES,

@@ -385,7 +385,7 @@ class AsgiExchange:
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
-    def run(self, app: Any, path: str = "/mw/hook") -> tuple[int, bytes]:
+    def run(self, app: Any, path: str = "/mw/hook", method: str = "POST") -> tuple[int, bytes]:
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
         if self.declared is not None:
             raw.append((b"content-length", str(self.declared).encode()))
@@ -393,7 +393,7 @@ class AsgiExchange:
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "POST",
+            "method": method,
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
@@ -437,6 +437,17 @@ def test_asgi_body_limit_refuses_a_declared_oversize_body_before_reading() -> No
     assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
     start = next(m for m in exchange.sent if m["type"] == "http.response.start")
     assert (b"connection", b"close") in start["headers"]
+    assert received == []
+
+
+def test_asgi_body_limit_refuses_another_method_before_reading() -> None:
+    _, headers = signed()
+    with project():
+        exchange = AsgiExchange([b"[" * 1000] * 10, headers=headers, declared=10_000)
+        status, answer = exchange.run(_asgi_app(), method="PUT")
+    assert (status, json.loads(answer)["error"]) == (405, "method_not_allowed")
+    start = next(m for m in exchange.sent if m["type"] == "http.response.start")
+    assert (b"allow", b"POST") in start["headers"]
     assert received == []
 
 
