@@ -2,11 +2,13 @@
 
 A request claims every event of its verified batch in a :class:`DedupeStore` before the
 handler runs, hands the handler only the events it claimed, then *completes* the claims
-(the handler succeeded) or *releases* them (it failed: the redelivery is processed). The
-logic (keys, repeats, the store's answer, the batch the handler gets) is written once,
-here, without I/O; the store calls are thin sync and async drivers around it. The
-adapters, :func:`exactly_once` and :func:`exactly_once_async` all run on a ``Claim``.
-See docs/reliability.md.
+(the handler answered 2xx) or *releases* them (anything else: the redelivery is
+processed). It acknowledges only what is done: while another request holds some events
+of the delivery, or when the store fails, the answer is a 503 with ``Retry-After``. The
+logic (keys, repeats, the store's answer, the batch the handler gets, the verdict) is
+written once, here, without I/O; the store calls are thin sync and async drivers around
+it. The adapters, :func:`exactly_once` and :func:`exactly_once_async` all run on a
+``Claim``. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any, TypeVar, Union
 
-from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, is_async_store, new_owner
-from ._errors import ConfigurationError
+from ._dedupe import DEFAULT_DEDUPE_LEASE, AsyncDedupeStore, ClaimState, DedupeStore, is_async_store, new_owner
+from ._errors import ConfigurationError, RetryLater
 from ._models import AuditBatch
+from ._verifier import log_rejection
 
 __all__ = [
     "AnyStore",
@@ -31,7 +35,9 @@ __all__ = [
     "check_store",
     "exactly_once",
     "exactly_once_async",
+    "retry_after",
     "split_batch",
+    "succeeded",
 ]
 
 logger = logging.getLogger("descope_audit_hook")
@@ -105,13 +111,25 @@ def check_store(store: object, *, allow_async: bool) -> AnyStore | None:
     return store
 
 
-def _succeeded(status: int) -> bool:
+def succeeded(status: int) -> bool:
     """Whether a handler that answered ``status`` has done its work, so that its claims are completed.
 
-    A 5xx has failed as surely as an exception: the sender will redeliver, and a kept claim
-    would drop that redelivery.
+    Only a 2xx: the sender redelivers anything else (a 3xx, a 429, a 5xx), and a kept claim
+    would answer that redelivery with nothing to do.
     """
-    return status < 500
+    return 200 <= status < 300
+
+
+def retry_after(store: object) -> int:
+    """The ``Retry-After`` of a 503, in seconds: a tenth of the store's lease, between 1 and 60.
+
+    Several retries fit in one lease: the delivery goes through soon after a slow handler
+    elsewhere completes, and soon after a crashed one's lease expires.
+    """
+    lease = getattr(store, "lease", None)
+    if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
+        lease = DEFAULT_DEDUPE_LEASE.total_seconds()
+    return max(1, min(60, math.ceil(lease / 10)))
 
 
 class Claim:
@@ -122,8 +140,9 @@ class Claim:
     batch the handler gets: only the events this request claimed, with ``duplicates``
     and ``in_progress`` counting the others. :meth:`complete` and :meth:`release` then
     settle the claims (their failures are logged, not raised: the leases expire on
-    their own); :meth:`run` and :meth:`run_async` do it all around a handler. With
-    ``store=None`` the batch passes through unchanged.
+    their own). :meth:`run` and :meth:`run_async` do it all around a handler and return
+    its answer, or the :class:`RetryLater` to answer instead. With ``store=None`` the
+    batch passes through unchanged.
     """
 
     __slots__ = ("batch", "claimed", "owner", "store")
@@ -148,6 +167,28 @@ class Claim:
     def _settled(self) -> list[str]:
         keys, self.claimed = self.claimed, []
         return keys
+
+    def unavailable(self) -> RetryLater:
+        """The answer when the store failed to claim: 503, nothing claimed, the handler not run.
+
+        Call it where the store's exception is caught: the exception is logged here.
+        """
+        logger.exception("descope_audit_hook: the dedupe store failed to claim; the delivery is answered 503")
+        message = "the dedupe store is unavailable; retry later"
+        return RetryLater(message, code="dedupe_unavailable", retry_after=retry_after(self.store))
+
+    def verdict(self, fresh: AuditBatch) -> RetryLater | None:
+        """After a successful handler: ``None`` if the delivery may be acknowledged, else the 503 to answer.
+
+        A delivery is acknowledged only when every event of it is completed, by this
+        request or an earlier one: not while another request holds some of them.
+        """
+        if not fresh.in_progress:
+            return None
+        message = f"{fresh.in_progress} events of this delivery are being handled by another request; retry later"
+        retry = RetryLater(message, code="events_in_progress", retry_after=retry_after(self.store))
+        log_rejection(retry)
+        return retry
 
     def _sync_store(self) -> DedupeStore:
         if is_async_store(self.store):
@@ -185,23 +226,32 @@ class Claim:
 
     def settle(self, status: int) -> None:
         """After a handler answered ``status``: complete the claims if it succeeded, release them otherwise."""
-        if _succeeded(status):
+        if succeeded(status):
             self.complete()
         else:
             self.release()
 
-    def run(self, handler: Callable[[AuditBatch], T], status_of: Callable[[T], int]) -> T:
-        """``handler(batch)`` on the claimed events; settled by its answer's status, released if it raises."""
+    def run(self, handler: Callable[[AuditBatch], T], status_of: Callable[[T], int]) -> T | RetryLater:
+        """``handler(batch)`` on the claimed events; its answer, or the :class:`RetryLater` to answer instead.
+
+        A failing store: the handler does not run (503). A 2xx completes the claims (503
+        still while another request holds some events); any other status, or an
+        exception, releases them.
+        """
         if self.store is None:
             return handler(self.batch)
-        fresh = self.take()
+        try:
+            fresh = self.take()
+        except Exception:
+            return self.unavailable()
         try:
             result = handler(fresh)
         except BaseException:
             self.release()
             raise
-        self.settle(status_of(result))
-        return result
+        status = status_of(result)
+        self.settle(status)
+        return (self.verdict(fresh) or result) if succeeded(status) else result
 
     # --- async driver: an async store is awaited, a sync one offloaded ---------------------------
 
@@ -239,7 +289,7 @@ class Claim:
 
     async def settle_async(self, status: int, offload: Offload | None = None) -> None:
         """:meth:`settle` for an event loop."""
-        if _succeeded(status):
+        if succeeded(status):
             await self.complete_async(offload)
         else:
             await self.release_async(offload)
@@ -251,12 +301,15 @@ class Claim:
         *,
         offload: Offload | None = None,
         shield: Shield = nullcontext,
-    ) -> T:
+    ) -> T | RetryLater:
         """:meth:`run` for an event loop: ``await handler(batch)``; every store call inside ``shield()``."""
         if self.store is None:
             return await handler(self.batch)
         with shield():
-            fresh = await self.take_async(offload)
+            try:
+                fresh = await self.take_async(offload)
+            except Exception:
+                return self.unavailable()
         try:
             result = await handler(fresh)
         except BaseException:
@@ -264,9 +317,10 @@ class Claim:
             with shield():
                 await self.release_async(offload)
             raise
+        status = status_of(result)
         with shield():
-            await self.settle_async(status_of(result), offload)
-        return result
+            await self.settle_async(status, offload)
+        return (self.verdict(fresh) or result) if succeeded(status) else result
 
 
 async def _to_thread(call: Callable[[], T]) -> T:
@@ -340,11 +394,27 @@ async def exactly_once_async(
 
 @asynccontextmanager
 async def claimed_async(
-    claim: Claim, offload: Offload | None, shield: Shield = nullcontext
+    claim: Claim,
+    offload: Offload | None,
+    shield: Shield = nullcontext,
+    refuse: Callable[[RetryLater], BaseException] | None = None,
 ) -> AsyncIterator[AuditBatch]:
-    """The body of :func:`exactly_once_async` on a given claim, each store call inside ``shield()``."""
+    """The body of :func:`exactly_once_async` on a given claim, each store call inside ``shield()``.
+
+    ``refuse``: how a framework answers the claim's :class:`RetryLater` from inside a
+    handler (Starlette: raise an ``HTTPException``). With it, a failing store is raised
+    as ``refuse(claim.unavailable())`` before the body runs, and a delivery with events
+    in progress elsewhere as ``refuse(claim.verdict(...))`` once the body's claims are
+    completed; without it, the store's own error propagates and the body's caller reads
+    ``in_progress``.
+    """
     with shield():
-        fresh = await claim.take_async(offload)
+        try:
+            fresh = await claim.take_async(offload)
+        except Exception:
+            if refuse is None:
+                raise
+            raise refuse(claim.unavailable()) from None
     try:
         yield fresh
     except BaseException:
@@ -353,3 +423,6 @@ async def claimed_async(
         raise
     with shield():
         await claim.complete_async(offload)
+    retry = claim.verdict(fresh) if refuse is not None else None
+    if retry is not None and refuse is not None:
+        raise refuse(retry)

@@ -22,6 +22,7 @@ __all__ = [
     "MethodNotAllowed",
     "PayloadError",
     "PayloadTooLarge",
+    "RetryLater",
     "SignatureError",
     "VerificationError",
     "missing_framework",
@@ -110,6 +111,22 @@ class MethodNotAllowed(VerificationError):
     def __init__(self, allowed: str = "POST") -> None:
         # The offending method is not echoed: it is attacker-controlled text.
         super().__init__(f"only {allowed} is accepted", headers={"Allow": allowed})
+
+
+class RetryLater(VerificationError):
+    """The delivery is sound but cannot be acknowledged yet (503, with ``Retry-After``).
+
+    Raised by no verifier: the exactly-once path answers it when some events of the
+    delivery are still being handled by another request (``events_in_progress``), or when
+    the dedupe store failed (``dedupe_unavailable``). ``retry_after``: seconds.
+    """
+
+    status_code = 503
+    default_code = "events_in_progress"
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 def missing_framework(module: str, extra: str, framework: str, cause: ImportError) -> NoReturn:

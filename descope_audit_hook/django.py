@@ -30,7 +30,7 @@ from ._asgi import ASGIApp, BodyLimit
 from ._claim import Claim, check_store
 from ._config import ENV_VARS
 from ._dedupe import DedupeStore, is_async_store
-from ._errors import ConfigurationError, VerificationError, missing_framework
+from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body, require_sync
 from ._verifier import Verifier
@@ -148,6 +148,10 @@ def _status(response: HttpResponseBase) -> int:
     return response.status_code
 
 
+def _answer(outcome: HttpResponseBase | RetryLater) -> HttpResponseBase:
+    return _error(outcome) if isinstance(outcome, RetryLater) else outcome
+
+
 _View = Callable[Concatenate[HttpRequest, AuditBatch, P], R]
 _Wrapped = Callable[Concatenate[HttpRequest, P], "R | HttpResponse"]
 
@@ -169,9 +173,10 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
 
     ``verifier=None`` uses the verifier from settings. The view is marked
     ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
-    batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
-    events it claimed, and if it raises or answers 5xx the claims are released so
-    that the redelivery is processed.
+    batch is also on ``request.descope_audit``. ``dedupe``: a sync store; the view then
+    sees only the events it claimed. A 2xx completes the claims; any other answer, or an
+    exception, releases them so that the redelivery is processed. While another request
+    holds some events, or if the store fails, the answer is a 503 with ``Retry-After``.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read the settings)")
@@ -204,7 +209,8 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
                 except VerificationError as exc:
                     return _error(exc)
                 handle = cast("Callable[[AuditBatch], Awaitable[R]]", handler(request, args, kwargs))
-                return await Claim(batch, dedupe).run_async(handle, _status, offload=_in_worker_thread)
+                outcome = await Claim(batch, dedupe).run_async(handle, _status, offload=_in_worker_thread)
+                return _answer(outcome)
 
             wrapper = cast("_Wrapped[P, R]", async_wrapper)
         else:
@@ -215,7 +221,9 @@ def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | Non
                     batch = _received(request, require_sync(active(), _SYNC_VIEW)).finish(request.headers)
                 except VerificationError as exc:
                     return _error(exc)
-                return cast("R", Claim(batch, dedupe).run(handler(request, args, kwargs), _status))
+                handle = cast("Callable[[AuditBatch], R]", handler(request, args, kwargs))
+                outcome = Claim(batch, dedupe).run(handle, _status)
+                return cast("R", _answer(outcome))
 
             wrapper = sync_wrapper
         marked: _Wrapped[P, R] = login_not_required(csrf_exempt(wrapper))
@@ -275,7 +283,8 @@ class AuditWebhookMiddleware:
             request.descope_audit = fresh  # type: ignore[attr-defined]
             return self.get_response(request)
 
-        return Claim(batch, self.dedupe).run(handle, _status)
+        outcome = Claim(batch, self.dedupe).run(handle, _status)
+        return _answer(outcome)
 
     @staticmethod
     def _check_login_exempt(request: HttpRequest) -> None:

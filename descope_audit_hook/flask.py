@@ -36,7 +36,7 @@ from typing import Any, Concatenate, ParamSpec, cast
 from ._app_config import load_verifier
 from ._claim import Claim, check_store
 from ._dedupe import DedupeStore
-from ._errors import ConfigurationError, PayloadTooLarge, VerificationError, missing_framework
+from ._errors import ConfigurationError, PayloadTooLarge, RetryLater, VerificationError, missing_framework
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body, require_sync
 from ._verifier import Verifier, log_rejection
@@ -99,10 +99,11 @@ def audit_webhook(
 ) -> Callable[[_View[P]], Callable[P, ResponseReturnValue]]:
     """Decorate a view so that it runs only for a verified delivery, with the batch as first argument.
 
-    ``dedupe``: a :class:`~descope_audit_hook.DedupeStore`; the view then sees only the
-    events it claimed (``batch.duplicates`` and ``batch.in_progress`` say how many were
-    dropped); if it raises or answers 5xx the claims are released so that the redelivery
-    is processed, otherwise they are completed.
+    ``dedupe``: a sync :class:`~descope_audit_hook.DedupeStore`; the view then sees only
+    the events it claimed (``batch.duplicates`` and ``batch.in_progress`` say how many
+    were dropped). A 2xx completes the claims; any other answer, or an exception,
+    releases them so that the redelivery is processed. While another request holds some
+    events, or if the store fails, the answer is a 503 with ``Retry-After``.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read app.config)")
@@ -126,7 +127,8 @@ def audit_webhook(
                 # Made a Response here (Flask would do it next anyway) so that its status can be seen.
                 return current_app.make_response(result) if dedupe is not None else result
 
-            return cast("ResponseReturnValue", Claim(batch, dedupe).run(handle, _status))
+            answer = Claim(batch, dedupe).run(handle, _status)
+            return _error(answer) if isinstance(answer, RetryLater) else cast("ResponseReturnValue", answer)
 
         return wrapper
 

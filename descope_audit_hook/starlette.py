@@ -28,9 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
-from ._claim import Claim, check_store, claimed_async
-from ._dedupe import DedupeStore
-from ._errors import ConfigurationError, VerificationError, missing_framework
+from ._claim import AnyStore, Claim, check_store, claimed_async
+from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body
 from ._verifier import Verifier
@@ -110,17 +109,18 @@ class AuditWebhook:
 
     ``verifier=None`` builds one from the ``DESCOPE_AUDIT_*`` environment variables on
     first use (a :class:`~descope_audit_hook.ConfigurationError` then is a 500, never a
-    4xx). ``dedupe``: a :class:`~descope_audit_hook.DedupeStore` for
-    :meth:`exactly_once` and :meth:`handle`.
+    4xx). ``dedupe``: a dedupe store for :meth:`exactly_once` and :meth:`handle`; an
+    :class:`~descope_audit_hook.AsyncDedupeStore` is awaited on the event loop, a sync
+    one runs in a worker thread.
     """
 
     __slots__ = ("_verifier", "dedupe")
 
-    def __init__(self, verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> None:
+    def __init__(self, verifier: Verifier | None = None, *, dedupe: AnyStore | None = None) -> None:
         if verifier is not None and not isinstance(verifier, Verifier):
             raise ConfigurationError("AuditWebhook() takes a Verifier (or None to read the environment)")
         self._verifier = verifier
-        self.dedupe = check_store(dedupe, allow_async=False)
+        self.dedupe = check_store(dedupe, allow_async=True)
 
     def __repr__(self) -> str:
         return f"AuditWebhook({self._verifier!r}, dedupe={self.dedupe!r})"
@@ -147,19 +147,27 @@ class AuditWebhook:
     async def exactly_once(self, batch: AuditBatch) -> AsyncIterator[AuditBatch]:
         """Claim the batch's events; the body sees only those; success completes them, an exception releases them.
 
-        Without a ``dedupe`` store the batch is passed through unchanged. The store is
-        called in a worker thread (a SQLite claim may wait on a lock; the event loop must
-        not), shielded from cancellation so that a claim is never left half-done.
+        Raise (an ``HTTPException`` for a 4xx, say) to fail the delivery: its claims are
+        released and the redelivery is processed. :class:`AuditWebhookError` (503,
+        ``Retry-After``) is raised before the body if the store fails, and after it while
+        another request holds some events of the delivery. Without a ``dedupe`` store the
+        batch is passed through unchanged. Store calls are shielded from cancellation, so
+        that a claim is never left half-done.
         """
-        async with claimed_async(Claim(batch, self.dedupe), _in_worker_thread, _shielded) as fresh:
+        claim = Claim(batch, self.dedupe)
+        async with claimed_async(claim, _in_worker_thread, _shielded, AuditWebhookError) as fresh:
             yield fresh
 
     async def handle(self, request: Request, handler: Callable[[AuditBatch], Awaitable[T]]) -> T:
         """Verify ``request`` and run ``await handler(batch)`` exactly once per event; return its result.
 
-        If the handler raises, or returns a ``Response`` with a 5xx status, the claims
-        are released so that the redelivery is processed.
+        A 2xx (or a result that is not a ``Response``) completes the claims; any other
+        status, or an exception, releases them so that the redelivery is processed. A
+        failing store, or events held by another request, raise :class:`AuditWebhookError` (503).
         """
         batch = await self(request)
         claim = Claim(batch, self.dedupe)
-        return await claim.run_async(handler, _status, offload=_in_worker_thread, shield=_shielded)
+        answer = await claim.run_async(handler, _status, offload=_in_worker_thread, shield=_shielded)
+        if isinstance(answer, RetryLater):
+            raise AuditWebhookError(answer)
+        return answer

@@ -10,7 +10,17 @@ from descope_audit_hook import testing
 
 ROOT = Path(__file__).parent.parent.parent
 API = (ROOT / "docs" / "api.md").read_text("utf-8")
-CORE = ["_auth.py", "_headers.py", "_errors.py", "_payload.py", "_verifier.py", "_forms.py", "_freshness.py"]
+CORE = [
+    "_auth.py",
+    "_headers.py",
+    "_errors.py",
+    "_payload.py",
+    "_verifier.py",
+    "_forms.py",
+    "_freshness.py",
+    "_request.py",
+    "_claim.py",
+]
 
 
 def _codes_in_source() -> set[str]:

@@ -225,7 +225,10 @@ def test_run_async_settles_by_the_handlers_status_inside_the_shield() -> None:
     async def handler(fresh: AuditBatch) -> int:
         return 503 if len(fresh) else 200
 
-    claim = Claim(batch, store)
-    assert asyncio.run(claim.run_async(handler, lambda status: status, shield=Shield)) == 503
+    def status_of(status: int) -> int:
+        return status
+
+    running = Claim(batch, store).run_async(handler, status_of, shield=Shield)
+    assert asyncio.run(running) == 503
     assert store.inner.calls == ["claim", "release"]
     assert shielded == ["in", "out", "in", "out"]
