@@ -37,7 +37,7 @@ import pytest
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import Server, serve
+from tests.e2e.servers import Server, gunicorn_env, serve
 
 pytestmark = pytest.mark.server
 
@@ -219,6 +219,7 @@ def load_servers(tmp_path: Path) -> Iterator[tuple[dict[str, Server], Counter[st
     finally:
         conn.close()
     env = {
+        **gunicorn_env(),
         "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
         "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN,
         "DESCOPE_AUDIT_MAX_BODY_BYTES": str(LIMIT),

@@ -54,7 +54,7 @@ import pytest
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import Server, serve
+from tests.e2e.servers import Server, gunicorn_env, serve
 
 pytestmark = pytest.mark.server
 
@@ -344,6 +344,7 @@ def tables(postgres_dsn: str) -> Tables:
 @contextlib.contextmanager
 def servers(store: str, tables: Tables, redis_url: str) -> Iterator[list[Instance]]:
     env = {
+        **gunicorn_env(),
         "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
         "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN,
         "MH_STORE": store,
