@@ -5,7 +5,6 @@ The core imports nothing outside the standard library; the framework adapters li
 """
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
-from ._claim import exactly_once, exactly_once_async
 from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore
 from ._errors import (
     AuthenticationError,
@@ -16,6 +15,7 @@ from ._errors import (
     SignatureError,
     VerificationError,
 )
+from ._exactly_once import exactly_once, exactly_once_async
 from ._forms import sign
 from ._models import Action, AuditBatch, AuditEvent, Severity, SignedForm
 from ._postgres_store import AsyncPostgresDedupeStore, PostgresDedupeStore

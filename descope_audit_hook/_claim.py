@@ -1,4 +1,4 @@
-"""The one exactly-once mechanism: a :class:`Claim` on a batch's events, and the context managers over it.
+"""The one exactly-once mechanism: a :class:`Claim` on a batch's events.
 
 A request claims every event of its verified batch in a :class:`DedupeStore` before the
 handler runs, hands the handler only the events it claimed, then *completes* the claims
@@ -7,8 +7,8 @@ processed). It acknowledges only what is done: while another request holds some 
 of the delivery, or when the store fails, the answer is a 503 with ``Retry-After``. The
 logic (keys, repeats, the store's answer, the batch the handler gets, the verdict) is
 written once, here, without I/O; the store calls are thin sync and async drivers around
-it. The adapters, :func:`exactly_once` and :func:`exactly_once_async` all run on a
-``Claim``. See docs/reliability.md.
+it. The adapters and the context managers of ``_exactly_once.py`` all run on a ``Claim``.
+See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any, TypeVar, Union
 
@@ -31,10 +31,9 @@ __all__ = [
     "AnyStore",
     "Claim",
     "Offload",
+    "Shield",
     "batch_keys",
     "check_store",
-    "exactly_once",
-    "exactly_once_async",
     "retry_after",
     "split_batch",
     "succeeded",
@@ -346,83 +345,3 @@ def _log_failure(name: str, keys: list[str]) -> None:
     # redelivery that runs it again once the leases expire. A failed release: the handler's
     # own failure matters more. Either way the leases expire on their own.
     logger.exception("descope_audit_hook: could not %s %d dedupe claims", name, len(keys))
-
-
-@contextmanager
-def exactly_once(batch: AuditBatch, store: DedupeStore | None) -> Iterator[AuditBatch]:
-    """Claim the batch's events, run the body with only the claimed ones, then complete or release them.
-
-    The yielded batch is ``batch`` with ``events`` reduced to those this call claimed;
-    ``duplicates`` counts the events dropped as completed earlier or repeated inside the
-    batch, ``in_progress`` those held by another request's unexpired lease. It may be
-    empty: the body still runs. When the body ends normally the claims are completed
-    (kept for the store's ``ttl``); on any exception in the body (including
-    cancellation) they are released and the exception propagates, so that the caller
-    answers 5xx and the redelivery is processed. A store that fails on ``claim`` fails
-    the call before the body runs; one that fails on ``complete`` is logged, not raised
-    (the work is done; the leases expire). With ``store=None`` the batch is yielded
-    unchanged.
-
-        with exactly_once(batch, store) as new:
-            for event in new:
-                save(event)
-    """
-    if is_async_store(store):
-        raise TypeError(f"{type(store).__name__} is an async store; exactly_once takes a sync DedupeStore")
-    claim = Claim(batch, store)
-    fresh = claim.take()
-    try:
-        yield fresh
-    except BaseException:
-        claim.release()
-        raise
-    claim.complete()
-
-
-@asynccontextmanager
-async def exactly_once_async(
-    batch: AuditBatch, store: AnyStore | None, *, run_sync: Offload | None = None
-) -> AsyncIterator[AuditBatch]:
-    """:func:`exactly_once` for an event loop: ``async with exactly_once_async(batch, store) as new:``.
-
-    An :class:`AsyncDedupeStore` is awaited; a sync store's calls run in
-    ``await run_sync(call)`` (default :func:`asyncio.to_thread`), off the loop.
-    """
-    async with claimed_async(Claim(batch, store), run_sync) as fresh:
-        yield fresh
-
-
-@asynccontextmanager
-async def claimed_async(
-    claim: Claim,
-    offload: Offload | None,
-    shield: Shield = nullcontext,
-    refuse: Callable[[RetryLater], BaseException] | None = None,
-) -> AsyncIterator[AuditBatch]:
-    """The body of :func:`exactly_once_async` on a given claim, each store call inside ``shield()``.
-
-    ``refuse``: how a framework answers the claim's :class:`RetryLater` from inside a
-    handler (Starlette: raise an ``HTTPException``). With it, a failing store is raised
-    as ``refuse(claim.unavailable())`` before the body runs, and a delivery with events
-    in progress elsewhere as ``refuse(claim.verdict(...))`` once the body's claims are
-    completed; without it, the store's own error propagates and the body's caller reads
-    ``in_progress``.
-    """
-    with shield():
-        try:
-            fresh = await claim.take_async(offload)
-        except Exception:
-            if refuse is None:
-                raise
-            raise refuse(claim.unavailable()) from None
-    try:
-        yield fresh
-    except BaseException:
-        with shield():
-            await claim.release_async(offload)
-        raise
-    with shield():
-        await claim.complete_async(offload)
-    retry = claim.verdict(fresh) if refuse is not None else None
-    if retry is not None and refuse is not None:
-        raise refuse(retry)

@@ -28,8 +28,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
-from ._claim import AnyStore, Claim, check_store, claimed_async
+from ._claim import AnyStore, Claim, check_store
 from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
+from ._exactly_once import claimed_async
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body
 from ._verifier import Verifier
