@@ -1,6 +1,6 @@
 """``python -m descope_audit_hook``: the same command line as ``descope-audit-hook``."""
 
-from ._cli import main
+from .cli import main
 
 __all__: list[str] = []
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import logging
 import threading
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import Union
+from typing import Any, Concatenate, ParamSpec, TypeVar, Union
 
 from ._auth import Auth, BearerToken, Claims, RequiredHeaders, RunSync, check_secret
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
@@ -28,6 +29,8 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576
 _BYTE_FORMS: frozenset[SignedForm | None] = frozenset(("raw", "trimmed"))
 
 SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 logger = logging.getLogger("descope_audit_hook")
 # A library does not decide where logs go (logging HOWTO); the application configures handlers.
@@ -128,11 +131,9 @@ class Verifier:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
         """Build a verifier from environment variables; see docs/configuration.md."""
-        from ._config import check_not_open, kwargs_from_env
+        from ._settings import from_env
 
-        kwargs = kwargs_from_env(environ, prefix)
-        check_not_open(kwargs, prefix)
-        return cls(**kwargs)
+        return from_env(environ, prefix)
 
     def __repr__(self) -> str:
         return (
@@ -306,28 +307,28 @@ def _parse(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed | Paylo
         return exc
 
 
-def verify(
-    body: bytes,
-    headers: HeadersLike,
-    *,
-    hmac_secret: SecretArg | None = None,
-    auth: Auth | None = None,
-    required_headers: Mapping[str, str] | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    allow_unauthenticated: bool = False,
-    signed_forms: Iterable[SignedForm] = FORMS,
-) -> AuditBatch:
-    """One-shot :meth:`Verifier.verify`; build a :class:`Verifier` once instead on a hot path."""
+def _options_of(
+    make: Callable[P, object],
+) -> Callable[[Callable[..., R]], Callable[Concatenate[bytes, HeadersLike, P], R]]:
+    """Give ``func(body, headers, *args, **options)`` exactly the options of ``make``: to the type checker
+    and in its signature (``help()``, ``inspect``), so that the two cannot drift apart."""
+    options = list(inspect.signature(make).parameters.values())
+
+    def decorate(func: Callable[..., R]) -> Callable[Concatenate[bytes, HeadersLike, P], R]:
+        own = inspect.signature(func)
+        body_and_headers = list(own.parameters.values())[:2]
+        func.__signature__ = own.replace(parameters=[*body_and_headers, *options])  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+@_options_of(Verifier)
+def verify(body: bytes, headers: HeadersLike, *args: Any, **options: Any) -> AuditBatch:
+    """One-shot :meth:`Verifier.verify`, with :class:`Verifier`'s options; on a hot path build a Verifier once."""
     token = _ONE_SHOT.set(True)
     try:
-        verifier = Verifier(
-            hmac_secret,
-            auth=auth,
-            required_headers=required_headers,
-            max_body_bytes=max_body_bytes,
-            allow_unauthenticated=allow_unauthenticated,
-            signed_forms=signed_forms,
-        )
+        verifier = Verifier(*args, **options)
     finally:
         _ONE_SHOT.reset(token)
     return verifier.verify(body, headers)

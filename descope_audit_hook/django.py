@@ -25,14 +25,13 @@ import io
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
-from ._app_config import PREFIX, load_verifier
 from ._asgi import ASGIApp, BodyLimit
 from ._claim import Claim, check_store
-from ._config import ENV_VARS
 from ._dedupe import DedupeStore, is_async_store
 from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body, require_sync
+from ._settings import MAPPING_KEYS, PREFIX, Source, load_verifier, prefixed
 from ._verifier import Verifier
 
 try:
@@ -58,7 +57,7 @@ R = TypeVar("R", bound=HttpResponseBase)
 
 #: The settings dict for the middleware and the shared verifier.
 SETTING = "DESCOPE_AUDIT_WEBHOOK"
-_KNOWN_KEYS = frozenset({"PATHS", "VERIFIER", "DEDUPE"})
+_KNOWN_KEYS = frozenset({"PATHS", "DEDUPE", *MAPPING_KEYS})
 _LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 _SYNC_VIEW = "a synchronous Django view"
 
@@ -77,7 +76,7 @@ def _webhook_settings() -> Mapping[str, Any]:
     conf = getattr(settings, SETTING, None) or {}
     if not isinstance(conf, Mapping):
         raise ImproperlyConfigured(f"settings.{SETTING} must be a dict")
-    unknown = set(conf) - _KNOWN_KEYS - set(ENV_VARS)
+    unknown = set(conf) - _KNOWN_KEYS
     if unknown:
         raise ImproperlyConfigured(f"settings.{SETTING} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
     return conf
@@ -92,13 +91,9 @@ def _settings_verifier() -> Verifier:
     """
     cached = _cache.get("verifier")
     if cached is None:
-        conf = _webhook_settings()
-        ready = conf.get("VERIFIER", getattr(settings, PREFIX + "VERIFIER", None))
-        config: dict[str, Any] = {PREFIX + "VERIFIER": ready}
-        for short in ENV_VARS:
-            value = conf[short] if short in conf else getattr(settings, PREFIX + short, None)
-            config[PREFIX + short] = value
-        cached = _cache["verifier"] = load_verifier(config, where="settings")
+        webhook = Source(_webhook_settings(), str, f'settings.{SETTING}["{{}}"]'.format)
+        top_level = {PREFIX + key: getattr(settings, PREFIX + key, None) for key in MAPPING_KEYS}
+        cached = _cache["verifier"] = load_verifier(webhook, prefixed(top_level, "settings.{}"), where="settings")
     return cached
 
 

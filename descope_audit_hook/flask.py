@@ -33,12 +33,12 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, cast
 
-from ._app_config import load_verifier
 from ._claim import Claim, check_store
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, PayloadTooLarge, RetryLater, VerificationError, missing_framework
 from ._models import AuditBatch
 from ._request import WebhookRequest, error_response, incomplete_body, require_sync
+from ._settings import load_verifier, prefixed
 from ._verifier import Verifier, log_rejection
 
 try:
@@ -63,7 +63,8 @@ def _app_verifier(app: Flask) -> Verifier:
     if not isinstance(cached, Verifier):
         # Built on first use (the config is complete by then) and kept for the app's life;
         # two threads racing here build two equal verifiers, which is harmless.
-        cached = require_sync(load_verifier(app.config, where="app.config"), "the Flask adapter")
+        config = prefixed(app.config, 'app.config["{}"]')
+        cached = require_sync(load_verifier(config, where="app.config"), "the Flask adapter")
         app.extensions[_EXTENSION_KEY] = cached
     return cached
 

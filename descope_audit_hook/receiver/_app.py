@@ -6,10 +6,11 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from descope_audit_hook._config import split_list
 from descope_audit_hook._errors import AuthenticationError, ConfigurationError, MethodNotAllowed, VerificationError
 from descope_audit_hook._request import WebhookRequest, error_body, require_sync
+from descope_audit_hook._settings import read, setting, settings_of, variables
 from descope_audit_hook._verifier import Verifier
 
 from ._access import PageAccess
@@ -33,10 +34,19 @@ from ._http import (
 from ._page import CSS, render_login, render_page
 from ._store import EventStore
 
-__all__ = ["DEFAULT_DB", "DEFAULT_PATH", "ROUTES", "AuditReceiver", "create_app", "log_requests_to_stderr", "make_app"]
+__all__ = [
+    "DEFAULT_DB",
+    "DEFAULT_PATH",
+    "ROUTES",
+    "AuditReceiver",
+    "configured_app",
+    "create_app",
+    "log_requests_to_stderr",
+    "make_app",
+]
 
-DEFAULT_DB = "audit-events.db"
-DEFAULT_PATH = "/descope/audit"
+DEFAULT_DB = setting("DB").default
+DEFAULT_PATH = setting("PATH").default
 LISTING_PATH = "/api/events"
 #: The receiver's own paths; a webhook path may not be one of them.
 ROUTES = frozenset(
@@ -208,17 +218,15 @@ def create_app(
     env = os.environ if environ is None else environ
     # A WSGI app calls a token validator in the request's thread: an async def one is refused now.
     verifier = require_sync(Verifier.from_env(env, prefix=prefix), "the reference receiver")
-    access = PageAccess(
-        split_list(env.get(prefix + "PAGE_TOKEN", "")),
-        split_list(env.get(prefix + "ALLOWED_HOSTS", "")),
-        bound_host=bound_host,
-    )
-    app = make_app(
-        verifier,
-        env.get(prefix + "DB", "").strip() or DEFAULT_DB,
-        env.get(prefix + "PATH", "").strip() or DEFAULT_PATH,
-        access=access,
-    )
+    found = read([variables(env, prefix)], settings_of("receiver"), lambda known: prefix + known.name)
+    return configured_app(verifier, found.values, bound_host)
+
+
+def configured_app(verifier: Verifier, found: Mapping[str, Any], bound_host: str | None) -> AuditReceiver:
+    """The receiver of ``verifier``, with the receiver's own settings (``DB``, ``PATH``, ``PAGE_TOKEN``,
+    ``ALLOWED_HOSTS``) as :mod:`descope_audit_hook._settings` reads them: :func:`create_app` and ``serve``."""
+    access = PageAccess(found.get("PAGE_TOKEN", ()), found.get("ALLOWED_HOSTS", ()), bound_host=bound_host)
+    app = make_app(verifier, found.get("DB", DEFAULT_DB), found.get("PATH", DEFAULT_PATH), access=access)
     _ensure_log_handler()
     return app
 

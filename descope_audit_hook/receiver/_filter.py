@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from descope_audit_hook._config import parse_int
 from descope_audit_hook._errors import PayloadError
+from descope_audit_hook._kinds import parse_int
 from descope_audit_hook._models import occurred_from_ms
 
 __all__ = ["FIRST_MS", "LAST_MS", "MAX_PER_PAGE", "PER_PAGE", "SEVERITIES", "EventFilter", "time_text"]

@@ -249,6 +249,21 @@ def test_verifier_from_settings_with_environment_fallback(clean_env: pytest.Monk
     assert len(received) == 1
 
 
+def test_settings_values_are_typed_and_messages_name_where_they_were_found(clean_env: pytest.MonkeyPatch) -> None:
+    from descope_audit_hook.testing import make_delivery, sample_events
+
+    body, headers = make_delivery(sample_events(2), hmac_secret="new,with-comma", auth=BEARER)
+    typed = {"HMAC_SECRET": ["new,with-comma", SECRET], "BEARER_TOKEN": (TOKEN,), "MAX_BODY_BYTES": 100_000}
+    with project(WEBHOOK={"VERIFIER": None, **typed}):
+        assert post(client(), "/settings-hook", body, headers).status_code == 200
+    bad_limit = pytest.raises(ConfigurationError, match=r'^settings\.DESCOPE_AUDIT_WEBHOOK\["MAX_BODY_BYTES"\] must be')
+    with project(WEBHOOK={"VERIFIER": None, "HMAC_SECRET": SECRET, "MAX_BODY_BYTES": "100 KB"}), bad_limit:
+        post(client(), "/settings-hook", body, headers)
+    bad_secret = pytest.raises(ConfigurationError, match=r"^settings\.DESCOPE_AUDIT_HMAC_SECRET must be a str or")
+    with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=b"bytes"), bad_secret:
+        post(client(), "/settings-hook", body, headers)
+
+
 def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.MonkeyPatch) -> None:
     body, headers = signed()
     webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_TOKEN": [TOKEN]}
@@ -377,7 +392,13 @@ class AsgiExchange:
 
     async def receive(self) -> dict[str, Any]:
         if not self.chunks:
-            await asyncio.sleep(0.01)
+            # A client that sent its body waits for the answer before it hangs up: Django (5.x)
+            # listens for the disconnect while the view runs and drops the response on it, so
+            # hanging up sooner would race the view. One that sent nothing leaves at once.
+            for _ in range(3000 if self.read else 1):
+                if any(m["type"] == "http.response.body" and not m.get("more_body") for m in self.sent):
+                    break
+                await asyncio.sleep(0.01)
             return {"type": "http.disconnect"}
         chunk = self.chunks.pop(0)
         self.read += len(chunk)

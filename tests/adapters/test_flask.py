@@ -11,6 +11,7 @@ from flask import Flask, g
 
 from descope_audit_hook import AsyncPostgresDedupeStore, AuditBatch, BearerToken, ConfigurationError, Verifier
 from descope_audit_hook.flask import audit_webhook
+from descope_audit_hook.testing import make_delivery, sample_events
 
 from ._common import BEARER, SECRET, TOKEN, clean_env, signed
 
@@ -111,7 +112,7 @@ def test_missing_configuration_is_a_500_not_a_4xx(clean_env: pytest.MonkeyPatch)
     assert received == []
 
 
-@pytest.mark.parametrize("value", [b"secret", 12, ["a,b"], {"x": 1}])
+@pytest.mark.parametrize("value", [b"secret", 12, ["a", 12], {"x": 1}, {"a", "b"}])
 def test_config_values_of_the_wrong_type_are_refused(clean_env: pytest.MonkeyPatch, value: object) -> None:
     app, _ = make_app(DESCOPE_AUDIT_HMAC_SECRET=value, DESCOPE_AUDIT_BEARER_TOKEN=TOKEN)
     app.testing = True
@@ -119,6 +120,17 @@ def test_config_values_of_the_wrong_type_are_refused(clean_env: pytest.MonkeyPat
     with pytest.raises(ConfigurationError, match="DESCOPE_AUDIT_HMAC_SECRET") as info:
         app.test_client().post("/hook", data=body, headers=headers)
     assert "secret" not in str(info.value).replace("DESCOPE_AUDIT_HMAC_SECRET", "")
+
+
+def test_config_values_are_taken_as_they_are(clean_env: pytest.MonkeyPatch) -> None:
+    # A list item is one secret, comma or not: no round trip through the variable's format.
+    app, received = make_app(DESCOPE_AUDIT_HMAC_SECRET=["new,with-comma", SECRET], DESCOPE_AUDIT_BEARER_TOKEN=(TOKEN,))
+    client = app.test_client()
+    for secret in ("new,with-comma", SECRET, "new"):
+        body, headers = make_delivery(sample_events(2), hmac_secret=secret, auth=BEARER)
+        expected = 401 if secret == "new" else 200
+        assert client.post("/hook", data=body, headers=headers).status_code == expected
+    assert len(received) == 2
 
 
 class CountingStream(io.BytesIO):

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from descope_audit_hook import BearerToken, Verifier
-from descope_audit_hook._cli import main
+from descope_audit_hook.cli import main
 from descope_audit_hook.receiver import EventFilter, EventStore, make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.e2e.servers import Server, free_port, serve
@@ -34,15 +34,6 @@ SIG = "x-descope-webhook-s256"
 # RFC 6749 section 2.3.1 and appendix B, by hand: ' ' -> '+', ':' -> %3A, '=' -> %3D, '+' -> %2B, '/' -> %2F.
 ENCODED_ID = "descope+audit%3Aconnector"
 ENCODED_SECRET = "s3cr%3Dt%2B%2F+with+spaces%3A" + CLIENT_SECRET.removeprefix("s3cr=t+/ with spaces:")
-
-
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("DESCOPE_AUDIT_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -291,7 +282,7 @@ def test_send_to_serve_with_the_connectors_oauth_type(oauth_issuer: Issuer, oaut
     body, headers = make_delivery(
         sample_events(1), hmac_secret=SECRET, auth=BearerToken(oauth_issuer.mint(aud="https://other.example"))
     )
-    from descope_audit_hook._sender import request
+    from descope_audit_hook.cli._client import request
 
     answer = request(oauth_serve.url + "/descope/audit", body, headers)
     assert (answer.status, answer.json()["error"]) == (401, "invalid_credentials")
@@ -330,7 +321,7 @@ def test_serve_refuses_an_async_validator_at_start_up(tmp_path: Path) -> None:
 
 
 def test_the_demos_token_endpoint_follows_the_grant() -> None:
-    from descope_audit_hook._demo import AuthorizationServer
+    from descope_audit_hook.cli._authority import AuthorizationServer
 
     authority = AuthorizationServer()
     try:

@@ -24,7 +24,7 @@ from descope_audit_hook import (
 from descope_audit_hook._forms import FORMS, _js_number, compact
 from descope_audit_hook._models import canonical_json
 from descope_audit_hook._payload import parse_json
-from descope_audit_hook.testing import _js_number as independent_js_number
+from descope_audit_hook._samples import _js_number as independent_js_number
 from descope_audit_hook.testing import make_delivery, signed_string
 
 from ._support import SECRET, SIG, examples

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import logging
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from descope_audit_hook import (
     DEFAULT_MAX_BODY_BYTES,
     ApiKey,
+    AuditBatch,
     AuthenticationError,
     BasicAuth,
     BearerToken,
@@ -303,3 +306,34 @@ def test_module_verify() -> None:
     assert verify(spaced, spaced_headers, hmac_secret=SECRET, auth=BearerToken(TOKEN)).signed_form == "raw"
     with pytest.raises(SignatureError):
         verify(spaced, spaced_headers, hmac_secret=SECRET, auth=BearerToken(TOKEN), signed_forms=["compact"])
+
+
+def test_one_shot_verify_takes_exactly_the_verifiers_options() -> None:
+    one_shot = list(inspect.signature(verify).parameters.values())
+    assert [parameter.name for parameter in one_shot[:2]] == ["body", "headers"]
+    assert one_shot[2:] == list(inspect.signature(Verifier).parameters.values())
+    assert {"max_event_age", "max_clock_skew", "clock"} <= {parameter.name for parameter in one_shot}
+
+
+def test_one_shot_verify_with_the_freshness_window() -> None:
+    # The freshness options, which verify() did not take (a TypeError) before it took Verifier's.
+    occurred = datetime.fromtimestamp(1780949905843 / 1000, timezone.utc)
+    headers = {SIG: sign(BODY, SECRET)}
+
+    def at(offset: timedelta) -> AuditBatch:
+        return verify(
+            BODY,
+            headers,
+            SECRET,
+            max_event_age=timedelta(minutes=5),
+            max_clock_skew=timedelta(0),
+            clock=lambda: occurred + offset,
+        )
+
+    assert len(at(timedelta(minutes=1))) == 1
+    with pytest.raises(PayloadError) as stale:
+        at(timedelta(hours=1))
+    assert stale.value.code == "stale_event"
+    with pytest.raises(PayloadError) as future:
+        at(-timedelta(seconds=1))
+    assert future.value.code == "future_event"

@@ -1,21 +1,19 @@
-"""Every command driven as a subprocess: help, bad usage, sign, verify, send's failures."""
+"""``sign`` and ``verify``: as a user runs them (a subprocess), then in-process through ``main()``."""
 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from descope_audit_hook import ApiKey, Auth, BasicAuth, BearerToken, SignedForm
+from descope_audit_hook.cli import main
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
-from tests.e2e.servers import free_port
 
 from ._support import run_cli
 
-COMMANDS = ("send", "sign", "verify", "serve", "demo")
 SECRET = "cli-test-hmac-secret"
 TOKEN = "cli-test-bearer-token"
 FIXTURE_SECRET = "descope-test-hmac-secret"
@@ -30,48 +28,6 @@ def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (SECRET, TOKEN)) -> No
     for text in texts:
         for secret in secrets:
             assert secret not in text, "a secret was printed"
-
-
-# --- help and usage --------------------------------------------------------------------
-
-
-def test_top_level_help_lists_every_command() -> None:
-    result = run_cli(["--help"])
-    assert result.returncode == 0
-    for command in COMMANDS:
-        assert command in result.stdout
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help(command: str) -> None:
-    result = run_cli([command, "--help"])
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"usage: descope-audit-hook {command}")
-
-
-def test_no_command_is_bad_usage() -> None:
-    result = run_cli([])
-    assert result.returncode == 2
-    assert result.stderr == (
-        "descope-audit-hook: error: the following arguments are required: COMMAND "
-        "(see 'descope-audit-hook --help')\n"
-    )
-    assert result.stdout == ""
-
-
-def test_unknown_option_is_bad_usage() -> None:
-    result = run_cli(["send", "http://127.0.0.1:9/", "--no-such-option"])
-    assert result.returncode == 2
-    assert "unrecognized arguments: --no-such-option" in result.stderr
-
-
-def test_version() -> None:
-    result = run_cli(["--version"])
-    assert result.returncode == 0
-    assert result.stdout.startswith("descope-audit-hook ")
-
-
-# --- sign --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("name", "signature"), sorted(FIXTURE_SIGNATURES.items()))
@@ -101,9 +57,6 @@ def test_sign_of_a_missing_file_is_bad_usage(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot read" in result.stderr
     assert result.stderr.count("\n") == 1
-
-
-# --- verify ------------------------------------------------------------------------------
 
 
 def _capture(tmp_path: Path, form: SignedForm = "raw", *, auth: Auth | None = None) -> tuple[Path, Path, list[Any]]:
@@ -229,89 +182,23 @@ def test_verify_requires_a_body() -> None:
     assert "--body" in result.stderr
 
 
-# --- send: what fails before or instead of a response ----------------------------------------
-
-
-def test_send_to_an_unreachable_url_fails_with_one_line() -> None:
-    url = f"http://127.0.0.1:{free_port()}/descope/audit"
-    result = run_cli(["send", url, "--hmac-secret", SECRET, "--bearer-token", TOKEN, "--timeout", "5"])
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("descope-audit-hook: error: cannot connect to 127.0.0.1:")
-    _no_secret_in(result.stdout, result.stderr)
-
-
-@pytest.mark.parametrize("header", ["no-colon-here", ":value-without-name", "bad name:value", "x-ok:\x01"])
-def test_send_with_a_malformed_header_is_bad_usage(header: str) -> None:
-    result = run_cli(["send", "http://127.0.0.1:9/", "--header", header])
-    assert result.returncode == 2
-    assert "--header must look like NAME:VALUE" in result.stderr or "--header x-ok" in result.stderr
-    assert result.stdout == ""
-
-
-def test_send_a_file_that_is_not_json_is_bad_usage(tmp_path: Path) -> None:
-    path = tmp_path / "events.json"
-    path.write_text('[{"action": "LoginSucceed",')
-    result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
-    assert result.returncode == 2
-    assert f"{path} is not JSON" in result.stderr
-    assert result.stdout == ""
-
-
-def test_send_a_json_file_that_holds_no_events_is_bad_usage(tmp_path: Path) -> None:
-    path = tmp_path / "events.json"
-    path.write_text("[1, 2, 3]")
-    result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
-    assert result.returncode == 2
-    assert "must hold a JSON array of event objects" in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["ftp://example.com/x"], "URL must be an http:// or https:// address"),
-        (["http://user:pw@127.0.0.1:9/"], "not in the URL"),
-        (["http://127.0.0.1:9/", "--bearer-token", "t", "--basic-user", "u", "--basic-password", "p"], "choose one"),
-        (["http://127.0.0.1:9/", "--api-key", "v"], "--api-key-header and --api-key go together"),
-        (["http://127.0.0.1:9/", "--sample", "login_failed", "--count", "3"], "mixed sample only"),
-        (["http://127.0.0.1:9/", "--bearer-token", " "], "bearer token must not be empty"),
-        (["http://127.0.0.1:9/", "--hmac-secret", ""], "--hmac-secret must not be empty"),
-        (["http://127.0.0.1:9/", "--count", "0"], "must be a positive integer"),
-        (["http://127.0.0.1:9/", "--sample", "nope"], "invalid choice"),
-    ],
-)
-def test_send_bad_usage(args: list[str], message: str) -> None:
-    result = run_cli(["send", *args])
-    assert result.returncode == 2
-    assert message in result.stderr
-
-
-def test_serve_without_any_configuration_is_bad_usage(tmp_path: Path) -> None:
-    result = run_cli(["serve", "--port", "0"], cwd=tmp_path)
-    assert result.returncode == 2
-    assert "no HMAC secret and no authentication configured" in result.stderr
-    assert not (tmp_path / "audit-events.db").exists()
-
-
-def test_serve_with_a_bad_path_is_bad_usage(tmp_path: Path) -> None:
-    result = run_cli(["serve", "--port", "0", "--path", "/api/events", "--hmac-secret", SECRET], cwd=tmp_path)
-    assert result.returncode == 2
-    assert "webhook path" in result.stderr
-
-
-def test_send_does_not_print_the_query_string_of_the_url() -> None:
-    url = f"http://127.0.0.1:{free_port()}/descope/audit?token=query-secret"
-    result = run_cli(["send", url, "--timeout", "5"])
-    assert result.returncode == 1
-    assert "/descope/audit?..." in result.stdout
-    _no_secret_in(result.stdout, result.stderr, secrets=("query-secret",))
-
-
-def test_demo_on_a_busy_port_fails_with_one_line() -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        result = run_cli(["demo", "--port", str(busy.getsockname()[1])])
-    assert result.returncode == 1
-    assert result.stderr.startswith("descope-audit-hook: error: cannot listen on 127.0.0.1:")
-    assert result.stderr.count("\n") == 1
+def test_sign_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body, headers = make_delivery(sample_events(2), hmac_secret=SECRET, auth=BearerToken("tok"), signed_form="compact")
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.txt").write_text("".join(f"{k}: {v}\n" for k, v in headers.items()))
+    assert main(["sign", str(tmp_path / "body.json"), "--hmac-secret", SECRET]) == 0
+    assert len(capsys.readouterr().out.strip()) == 44
+    common = ["verify", "--body", str(tmp_path / "body.json"), "--headers-file", str(tmp_path / "headers.txt")]
+    assert main([*common, "--hmac-secret", SECRET, "--bearer-token", "tok"]) == 0
+    assert "signature matched the compact form" in capsys.readouterr().out
+    assert main([*common, "--hmac-secret", SECRET, "--bearer-token", "tok", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out.split("\n", 1)[1])) == 2
+    assert main([*common, "--bearer-token", "tok", "--required-header", "x-env:prod", "--hmac-secret", SECRET]) == 1
+    assert "rejected: 401 missing_header" in capsys.readouterr().out
+    assert main([*common, "--allow-unauthenticated", "--max-body-bytes", "10"]) == 1
+    assert "rejected: 413 payload_too_large" in capsys.readouterr().out
+    assert main([*common, "--hmac-secret", SECRET, "--signed-forms", "raw", "--bearer-token", "tok"]) == 1
+    assert main([*common, "--hmac-secret", "a,b"]) == 2
+    assert "must not contain ','" in capsys.readouterr().err
+    assert main(["verify", "--body", str(tmp_path / "missing"), "--hmac-secret", SECRET]) == 2
+    assert main([*common[:3], "--headers-file", str(tmp_path / "missing"), "--hmac-secret", SECRET]) == 2

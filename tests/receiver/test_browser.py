@@ -25,9 +25,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from descope_audit_hook.testing import sample_event
+from tests.cli._support import CLI, REPO, get_json, run_cli
 from tests.e2e.servers import Server, serve
-
-from ._support import CLI, REPO, get_json, run_cli
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SECRET = "browser-hmac-secret"

@@ -1,15 +1,16 @@
-"""``demo`` exits 0 with every outcome as expected; the receiver runs under gunicorn."""
+"""``demo`` exits 0 with every outcome as expected, keeps its events if asked, and serves until stopped."""
 
 from __future__ import annotations
 
-import json
+import io
 import re
-import sys
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from descope_audit_hook.cli._demo import run_demo
 from tests.e2e.servers import serve
 
 from ._support import CLI, get_json, run_cli
@@ -45,34 +46,6 @@ def test_demo_can_keep_its_events(tmp_path: Path) -> None:
     assert db.exists()
 
 
-def test_receiver_under_gunicorn_accepts_a_signed_post(tmp_path: Path) -> None:
-    env = {
-        "DESCOPE_AUDIT_HMAC_SECRET": "gunicorn-secret",
-        "DESCOPE_AUDIT_API_KEY_HEADER": "x-api-key",
-        "DESCOPE_AUDIT_API_KEY": "gunicorn-key",
-        "DESCOPE_AUDIT_DB": str(tmp_path / "events.db"),
-    }
-    argv = [
-        *(sys.executable, "-m", "gunicorn", "--bind", "{host}:{port}", "--workers", "2"),
-        "descope_audit_hook.receiver:create_app()",
-    ]
-    with serve(argv, env, tmp_path, ready_path="/api/events") as server:
-        hook = server.url + "/descope/audit"
-        auth = ["--api-key-header", "x-api-key", "--api-key", "gunicorn-key"]
-        accepted = run_cli(["send", hook, "--hmac-secret", "gunicorn-secret", "--count", "7", *auth])
-        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-        assert json.loads(accepted.stdout.splitlines()[2])["stored"] == 7
-        forged = run_cli(["send", hook, "--hmac-secret", "not-the-secret", "--count", "7", *auth])
-        assert forged.returncode == 1
-        assert '"invalid_signature"' in forged.stdout
-        assert get_json(server.url + "/api/events")["total"] == 7
-        log = server.output()
-    assert '"POST /descope/audit" 200' in log
-    assert '"POST /descope/audit" 401' in log
-    assert "gunicorn-secret" not in log
-    assert "gunicorn-key" not in log
-
-
 def test_demo_keep_serving_leaves_the_audit_page_up_until_terminated() -> None:
     with serve([*CLI, "demo", "--keep-serving", "--port", "{port}"], {}, ready_path="/api/events") as server:
         deadline = time.monotonic() + 60
@@ -85,3 +58,24 @@ def test_demo_keep_serving_leaves_the_audit_page_up_until_terminated() -> None:
         assert listing["total"] == 12
         process = server.process
     assert process.returncode == 0
+
+
+def test_demo_on_a_busy_port_fails_with_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli(["demo", "--port", str(busy.getsockname()[1])])
+    assert result.returncode == 1
+    assert result.stderr.startswith("descope-audit-hook: error: cannot listen on 127.0.0.1:")
+    assert result.stderr.count("\n") == 1
+
+
+def test_demo_in_process_restores_the_core_log_level() -> None:
+    import logging
+
+    core = logging.getLogger("descope_audit_hook")
+    before = core.level
+    out = io.StringIO()
+    assert run_demo(out=out) == 0
+    assert "result: every outcome was the expected one" in out.getvalue()
+    assert core.level == before

@@ -1,15 +1,16 @@
-"""Verifier.from_env and the DESCOPE_AUDIT_* variables."""
+"""The settings table: Verifier.from_env and the DESCOPE_AUDIT_* variables."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
-from descope_audit_hook._config import ENV_VARS
+from descope_audit_hook._settings import MAPPING_KEYS, SETTINGS, read, settings_of, variables
 
 from . import _validators
 from ._support import SIG, body_of, event
@@ -18,6 +19,7 @@ BODY = body_of([event()])
 P = "DESCOPE_AUDIT_"
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"Authorization": f"Bearer {_validators.GOOD}"}
+ENV_VARS = tuple(setting.name for setting in settings_of("verifier"))
 
 
 def test_documented_variables() -> None:
@@ -212,3 +214,66 @@ def test_a_bearer_validator_that_does_not_import_is_refused_at_construction(path
     assert f"{P}BEARER_VALIDATOR" in str(info.value)
     if "cannot be imported" in message:
         assert info.value.__cause__ is not None  # the import error is chained for the developer
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+def _documented() -> dict[str, list[str]]:
+    """docs/configuration.md's settings table: variable name -> its cells."""
+    page = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    section = page.split("## Settings:", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `DESCOPE_AUDIT_(\w+)` \|(.*)\|$", section, flags=re.MULTILINE)
+    return {name: [cell.strip() for cell in cells.split(" | ")] for name, cells in rows}
+
+
+def test_the_documented_table_is_the_settings_table() -> None:
+    documented = _documented()
+    assert list(documented) == [setting.name for setting in SETTINGS]
+    for setting in SETTINGS:
+        feeds, option, text = documented[setting.name]
+        assert text == setting.doc, setting.name
+        if setting.keyword:
+            assert feeds == f"`{setting.keyword}`", setting.name
+        elif setting.auth:
+            assert feeds.startswith(f"`auth={setting.auth.cls.__name__}("), setting.name
+        else:
+            assert feeds == {"receiver": "the reference receiver", "send": "`send --oauth-token-url`"}[setting.scope]
+        if setting.flag is None:
+            assert option == "—", setting.name
+        else:
+            assert re.search(rf"`(serve |send )?{setting.flag}\b", option), setting.name
+            assert ("repeat" in option) == (setting.kind.many and setting.scope != "send"), setting.name
+
+
+def test_django_and_flask_take_the_verifiers_settings_and_a_ready_verifier() -> None:
+    assert list(MAPPING_KEYS) == ["VERIFIER", *ENV_VARS]
+    assert {"DB", "PATH", "PAGE_TOKEN", "ALLOWED_HOSTS", "OAUTH_CLIENT_SECRET"}.isdisjoint(MAPPING_KEYS)
+
+
+def test_the_message_of_an_open_configuration_names_every_setting_that_closes_it() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({}, prefix="HOOK_")
+    message = str(info.value)
+    assert message.startswith("no HMAC secret and no authentication in the environment, which would accept anyone")
+    for setting in SETTINGS:
+        if setting.auth or setting.name in ("HMAC_SECRET", "ALLOW_UNAUTHENTICATED"):
+            assert f"HOOK_{setting.name}" in message
+    assert "HOOK_API_KEY_HEADER with HOOK_API_KEY" in message
+    assert "HOOK_ALLOW_UNAUTHENTICATED=true" in message
+
+
+def test_two_authentication_types_are_refused_naming_the_settings_found() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({P + "BEARER_TOKEN": "t-VALUE", P + "BASIC_USERNAME": "u-VALUE", P + "BASIC_PASSWORD": "p"})
+    assert str(info.value) == (
+        f"choose one authentication type, not {P}BEARER_TOKEN and {P}BASIC_USERNAME/{P}BASIC_PASSWORD"
+    )
+    with pytest.raises(ConfigurationError) as pair:
+        Verifier.from_env({P + "API_KEY": "k-VALUE"})
+    assert str(pair.value) == f"{P}API_KEY_HEADER and {P}API_KEY go together"
+
+
+def test_the_values_read_are_never_shown_by_a_repr() -> None:
+    found = read([variables({P + "HMAC_SECRET": "s-VALUE", P + "MAX_BODY_BYTES": "100"})], SETTINGS, str)
+    assert repr(found) == "Found(HMAC_SECRET=<hidden>, MAX_BODY_BYTES=100)"

@@ -6,42 +6,59 @@ authentication type, then uses the sender to deliver valid batches and hostile o
 prints a table of expected against actual outcomes.
 
 For the connector's OAuth 2.0 type it also starts a tiny authorization server on
-loopback: a token endpoint for the client-credentials grant, which the sender asks for a
-token exactly as ``send --oauth-token-url`` does, and a token validator that looks the
-token up among those it issued (what RFC 7662 introspection asks a real server).
+loopback (:mod:`._authority`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import argparse
 import contextlib
-import hmac
-import json
 import logging
 import os
 import secrets
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
-from urllib.parse import parse_qs, unquote_plus
 
-from ._auth import ApiKey, BasicAuth, BearerToken
-from ._models import SignedForm
-from ._sender import Response, SendError, TokenRequest, build_delivery, fetch_bearer, request, sample_payload
-from ._verifier import Verifier
-from .receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
-from .testing import signed_string
+from descope_audit_hook._auth import ApiKey, BasicAuth, BearerToken
+from descope_audit_hook._models import SignedForm
+from descope_audit_hook._samples import signed_string
+from descope_audit_hook._verifier import Verifier
+from descope_audit_hook.receiver import AuditReceiver, EventStore, log_requests_to_stderr, make_server
 
-__all__ = ["DEMO_LIMIT", "Case", "run_demo"]
+from ._args import PROG, Commands, port, stop_on_sigterm
+from ._authority import AuthorizationServer
+from ._client import Response, SendError, request
+from ._oauth import TokenRequest, fetch_bearer
+from ._send import build_delivery, sample_payload
+
+__all__ = ["DEMO_LIMIT", "Case", "add_demo", "run_demo"]
 
 #: The demo receivers' body limit, small enough for the oversize case to stay cheap.
 DEMO_LIMIT = 64 * 1024
+
+
+def add_demo(commands: Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="run a receiver and show what it accepts and rejects",
+        description="Start the receiver on a free loopback port with a temporary database and generated "
+        "secrets, send it valid deliveries for each authentication type and tampered, forged, wrongly "
+        "authenticated and oversize ones, and print what was accepted and rejected. Exits 0 only when every "
+        "outcome is the expected one.",
+    )
+    demo.add_argument("--keep-serving", action="store_true", help="leave the receiver up to browse its audit page")
+    demo.add_argument("--port", type=port, default=0, help="port for the receiver (default: a free one)")
+    demo.add_argument("--db", metavar="FILE", help="keep the events in this SQLite file (default: temporary)")
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    stop_on_sigterm()
+    return run_demo(keep_serving=args.keep_serving, port=args.port, db=args.db, out=sys.stdout)
 
 
 @dataclass(frozen=True)
@@ -84,77 +101,6 @@ def _actual(case: Case, response: Response) -> tuple[str, bool]:
     expected = (case.status, case.stored, case.code, case.total, case.duplicates)
     ok = (response.status, stored, code, total, duplicates) == expected
     return text, ok
-
-
-class AuthorizationServer:
-    """The demo's OAuth 2.0 authorization server: ``POST /token`` (client credentials), opaque tokens."""
-
-    client_id = "descope-audit-connector"
-    lifetime = 300
-
-    def __init__(self) -> None:
-        self.client_secret = secrets.token_urlsafe(24)
-        self._issued: dict[str, float] = {}  # token -> expiry (epoch seconds)
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(self))
-        self.server.daemon_threads = True
-        self.token_url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-
-    def grant(self, form: Mapping[str, list[str]], authorization: str) -> tuple[int, dict[str, Any]]:
-        """RFC 6749 section 4.4: the answer to a token request."""
-        client = _basic_client(authorization) or (form.get("client_id", [""])[0], form.get("client_secret", [""])[0])
-        if form.get("grant_type") != ["client_credentials"]:
-            return 400, {"error": "unsupported_grant_type"}
-        known = hmac.compare_digest(client[0].encode(), self.client_id.encode())
-        if not (hmac.compare_digest(client[1].encode(), self.client_secret.encode()) and known):
-            return 401, {"error": "invalid_client"}
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._issued[token] = time.time() + self.lifetime
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime}
-
-    def validate(self, token: str) -> dict[str, Any]:
-        """The receiver's token validator: the claims of a token this server issued and that has not expired."""
-        with self._lock:
-            expiry = self._issued.get(token)
-        if expiry is None or expiry < time.time():
-            raise PermissionError("not an active token of this authorization server")
-        return {"client_id": self.client_id, "exp": int(expiry)}
-
-
-def _basic_client(authorization: str) -> tuple[str, str] | None:
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return ("", "")
-    return (unquote_plus(user), unquote_plus(password)) if sep else ("", "")
-
-
-def _token_handler(authority: AuthorizationServer) -> type[BaseHTTPRequestHandler]:
-    class TokenHandler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the demo's table says what happened."""
-
-        def do_POST(self) -> None:
-            length = self.headers.get("Content-Length", "0")
-            size = int(length) if length.isdigit() and int(length) <= 65_536 else -1
-            if self.path != "/token" or size < 0:
-                status, answer = 400, {"error": "invalid_request"}
-            else:
-                form = parse_qs(self.rfile.read(size).decode("latin-1"))
-                status, answer = authority.grant(form, self.headers.get("Authorization", ""))
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return TokenHandler
 
 
 def _cases(authority: AuthorizationServer) -> tuple[dict[str, Verifier], list[Case]]:
@@ -264,7 +210,7 @@ def _run_with(authority: AuthorizationServer, keep_serving: bool, port: int, db:
     except OSError as exc:
         if workdir is not None:
             workdir.cleanup()
-        print(f"descope-audit-hook: error: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{PROG}: error: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()

@@ -1,4 +1,4 @@
-"""``send`` -> ``serve``, both as subprocesses: every auth type and signed form, stored once."""
+"""``serve``: ``send`` -> ``serve``, both as subprocesses, every auth type and signed form stored once; bad usage."""
 
 from __future__ import annotations
 
@@ -207,3 +207,16 @@ def test_serve_on_a_non_loopback_address_needs_a_token_for_the_page(tmp_path: Pa
         assert token not in output
     else:
         assert "audit page: off on a non-loopback address without an access token" in output
+
+
+def test_serve_without_any_configuration_is_bad_usage(tmp_path: Path) -> None:
+    result = run_cli(["serve", "--port", "0"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no HMAC secret and no authentication configured" in result.stderr
+    assert not (tmp_path / "audit-events.db").exists()
+
+
+def test_serve_with_a_bad_path_is_bad_usage(tmp_path: Path) -> None:
+    result = run_cli(["serve", "--port", "0", "--path", "/api/events", "--hmac-secret", SECRET], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "webhook path" in result.stderr

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from descope_audit_hook._cli import main
+from descope_audit_hook.cli import main
 from descope_audit_hook.testing import make_delivery, sample_events
 from tests.core._support import examples
 from tests.e2e.servers import free_port, serve
