@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
+from datetime import timezone
 from typing import Any
 
 from descope_audit_hook import BearerToken, Verifier
@@ -22,6 +23,7 @@ __all__ = [
     "HMAC_SECRET",
     "REQUIRED_HEADERS",
     "TOKEN",
+    "UTC",
     "Timer",
     "events",
     "floor_verify",
@@ -32,6 +34,7 @@ __all__ = [
 HMAC_SECRET = "benchmark-hmac-secret-not-a-real-one"
 TOKEN = "benchmark-bearer-token-not-a-real-one"
 REQUIRED_HEADERS = {"x-descope-env": "benchmark"}
+UTC = timezone.utc
 
 _AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Chrome/124.0 Safari/537.36",

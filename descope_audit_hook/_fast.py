@@ -2,9 +2,9 @@
 
 ``verify()`` spends most of its time past ``json.loads`` here (docs/performance.md).
 :func:`usual_columns` checks, one C-level pass per field, that every event of a batch
-has its common field types; :func:`build_usual` builds those events (on first use of
-``AuditBatch.events``) and cannot fail. Anything else is for the checked path in
-``_payload``, which holds the rules and names the failing JSON path;
+has its common field types; :func:`build_usual` builds those events and cannot fail.
+Anything else (and a batch of a few events, built faster one by one) is for the checked
+path in ``_payload``, which holds the rules and names the failing JSON path;
 tests/fuzz/test_fast_path.py checks that both agree.
 """
 

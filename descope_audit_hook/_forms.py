@@ -19,34 +19,29 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from ._auth import check_secret
+from ._compact import Compact, compact_form
 from ._errors import ConfigurationError
 from ._models import SignedForm
-from ._payload import Parsed
 
 __all__ = [
     "FORMS",
-    "compact",
     "compact_escaped",
     "decode_signature",
+    "find_signed",
     "forms_of",
     "hmac_digest",
-    "no_duplicate_keys",
     "sign",
 ]
 
 FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 
 _JSON_WS = b" \t\r\n"
+_TRAILING_WS = (b" ", b"\t", b"\r", b"\n")
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=?")
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SIXTEEN_DIGITS = b"0" * 16
-_MAX_SAFE = 2**53 - 1
 _GO_ESCAPES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
@@ -56,7 +51,7 @@ _GO_ESCAPES = (
 )
 
 
-def hmac_digest(secret: bytes, message: bytes) -> bytes:
+def hmac_digest(secret: bytes, message: bytes | memoryview) -> bytes:
     return hmac.digest(secret, message, hashlib.sha256)
 
 
@@ -94,83 +89,6 @@ def decode_signature(value: str) -> bytes | None:
 # --- the compact forms -----------------------------------------------------------------
 
 
-def _js_number(value: float) -> str:
-    """Format a float as ``JSON.stringify`` and Go's ``encoding/json`` do.
-
-    Both print the shortest round-tripping digits, in plain notation from 1e-6 up to
-    1e21 and in exponent notation outside it; Python's ``repr`` switches at other
-    bounds and writes ``1.0`` where they write ``1``.
-    """
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    mantissa, _, exponent = repr(abs(value)).partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = whole + fraction
-    point = len(whole) + int(exponent or 0)
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0") or "0"
-    count = len(digits)
-    if count <= point <= 21:
-        text = digits + "0" * (point - count)
-    elif 0 < point <= 21:
-        text = f"{digits[:point]}.{digits[point:]}"
-    elif -6 < point <= 0:
-        text = "0." + "0" * -point + digits
-    else:
-        exp = point - 1
-        head = digits if count == 1 else f"{digits[0]}.{digits[1:]}"
-        text = f"{head}e{'+' if exp >= 0 else '-'}{abs(exp)}"
-    return sign + text
-
-
-def _write(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, list):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
-    elif isinstance(value, float):
-        out.append(_js_number(value))
-    elif type(value) is int and not -_MAX_SAFE <= value <= _MAX_SAFE:
-        # JSON.parse reads every number as a double: 2**53 + 1 comes back as 2**53.
-        try:
-            out.append(_js_number(float(value)))
-        except OverflowError:
-            out.append("null")  # JSON.stringify(Infinity)
-    else:
-        out.append(json.dumps(value, ensure_ascii=False))
-
-
-def compact(parsed: Parsed) -> bytes:
-    """``JSON.stringify(JSON.parse(body))``, as UTF-8 bytes."""
-    if not parsed.has_float:
-        # Fast path: without floats, the C encoder already writes what JS writes, unless an
-        # integer is too big for a double (16+ digits; a digit run inside a string only costs
-        # the slow path).
-        fast = json.dumps(parsed.value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        # Every ASCII digit mapped to "0", then one 16-byte search: a tenth of a regex's time.
-        if _SIXTEEN_DIGITS not in fast.translate(_DIGITS_TO_ZERO):
-            return fast
-    out: list[str] = []
-    _write(parsed.value, out)
-    return "".join(out).encode("utf-8")
-
-
 def compact_escaped(compact_bytes: bytes) -> bytes:
     """Go's ``json.Marshal`` escaping applied to compact JSON (it only touches string contents)."""
     for plain, escaped in _GO_ESCAPES:
@@ -181,55 +99,106 @@ def compact_escaped(compact_bytes: bytes) -> bytes:
     return compact_bytes
 
 
-def no_duplicate_keys(body: bytes, signed: bytes) -> bool:
-    """True only if ``body`` has no object with a repeated key, given ``signed`` = its compact form.
+def _escaped_within(compact_bytes: bytes) -> bytes | None:
+    """``compact_escaped(compact_bytes)``, or ``None`` once it is an eighth (and 256 bytes) longer.
 
-    ``False`` means "cannot tell": the caller then runs the strict parse. The proof: every
-    colon in compact JSON is a key's (one per key kept) or a character of a string (JSON
-    never escapes ``:``). Every colon of the body is likewise a key's (one per key
-    written, repeats included) or a string's, written as ``:`` or as the escape
-    ``\\u003a``. A repeated key leaves the parsed value, and the compact form, one key
-    short, and may take strings with it: the compact form then has fewer colons than the
-    body's colons plus its ``\\u003a`` escapes. With no repeat the two counts are equal
-    (unless ``\\u003a`` occurs as text after an escaped backslash: a harmless ``False``).
-    Three C-level counts instead of the parser's ``object_pairs_hook`` (docs/performance.md).
+    Each ``<`` ``>`` ``&`` grows by 5 bytes, U+2028 and U+2029 by 3: a body made of them
+    would make the escaped candidate six times as long as the body, and hashing it six
+    times as costly (docs/performance.md). No audit payload is that dense in them; a body
+    that is has no ``compact-escaped`` form. The length is checked after each pass, so
+    that building it stops early too.
     """
-    colons = body.count(b":")
-    if b"\\u003" in body:
-        colons += body.count(b"\\u003a") + body.count(b"\\u003A")
-    return colons == signed.count(b":")
+    limit = 256 + len(compact_bytes) * 9 // 8
+    for plain, escaped in _GO_ESCAPES:
+        if plain[0] == 0xE2 and 0xE2 not in compact_bytes:
+            continue
+        compact_bytes = compact_bytes.replace(plain, escaped)
+        if len(compact_bytes) > limit:
+            return None
+    return compact_bytes
 
 
 def forms_of(
-    body: bytes, parse: Callable[[], Parsed | None], allowed: Sequence[SignedForm] = FORMS
-) -> Iterator[tuple[SignedForm, bytes]]:
-    """Yield each distinct candidate signed string, cheapest first.
+    body: bytes, allowed: Sequence[SignedForm] = FORMS
+) -> Iterator[tuple[SignedForm, bytes | memoryview, Compact | None]]:
+    """Yield each distinct candidate signed string, cheapest first, with its compact form if it is one.
 
-    ``parse`` returns the decoded body or ``None`` when it is not valid JSON, in which
-    case only the byte-level forms exist. A form equal to an earlier one is skipped.
+    The trimmed body is a view of the body (no copy). The compact form is built only once
+    ``raw`` and ``trimmed`` have been tried, and only if a compact form is allowed. A
+    candidate equal to an earlier one is skipped.
     """
-    seen: list[bytes] = []
+    trimmed = memoryview(body)[: _trimmed_length(body)]
     if "raw" in allowed:
-        seen.append(body)
-        yield "raw", body
-    if "trimmed" in allowed:
-        trimmed = body.rstrip(_JSON_WS)
-        if trimmed not in seen:
-            seen.append(trimmed)
-            yield "trimmed", trimmed
+        yield "raw", body, None
+    if "trimmed" in allowed and ("raw" not in allowed or len(trimmed) < len(body)):
+        yield "trimmed", trimmed, None
     if "compact" not in allowed and "compact-escaped" not in allowed:
         return
-    parsed = parse()
-    if parsed is None:
+    form = compact_form(body)
+    if form is None:
         return
-    try:
-        plain = compact(parsed)
-    except (ValueError, RecursionError):  # pragma: no cover - parse_json already refused these
-        return
-    if "compact" in allowed and plain not in seen:
-        seen.append(plain)
-        yield "compact", plain
+    tried = [candidate for name, candidate in (("raw", body), ("trimmed", trimmed)) if name in allowed]
+    plain = form.text
+    if "compact" in allowed and plain not in tried:
+        tried.append(plain)
+        yield "compact", plain, form
     if "compact-escaped" in allowed:
-        escaped = compact_escaped(plain)
-        if escaped not in seen:
-            yield "compact-escaped", escaped
+        escaped = _escaped_within(plain)
+        if escaped is not None and escaped not in tried:
+            yield "compact-escaped", escaped, form
+
+
+def _trimmed_length(body: bytes) -> int:
+    """``len(body.rstrip(_JSON_WS))``, without copying the body."""
+    if body[-1:] not in _TRAILING_WS:
+        return len(body)
+    tail = body[-256:].rstrip(_JSON_WS)
+    if tail:
+        return len(body) - 256 + len(tail) if len(body) > 256 else len(tail)
+    return len(body.rstrip(_JSON_WS))
+
+
+def find_signed(
+    body: bytes, expected: bytes, secrets: Sequence[bytes], allowed: Sequence[SignedForm] = FORMS
+) -> tuple[SignedForm, bytes, Compact | None] | None:
+    """The first candidate whose HMAC under any of ``secrets`` is ``expected``, or ``None``.
+
+    Every secret is tried for every candidate (constant time in which one matched). The
+    trimmed body is a prefix of the raw one: both HMACs come from one pass over it.
+    """
+    if "raw" in allowed and body[-1:] not in _TRAILING_WS:
+        # The common case, without the generator: a delivery signed over the bytes it carries.
+        if _any_equal([hmac_digest(secret, body) for secret in secrets], expected):
+            return "raw", body, None
+        # Without trailing whitespace the trimmed body is the raw one: neither is left to try.
+        allowed = tuple(form for form in allowed if form not in ("raw", "trimmed"))
+    trimmed_digests: list[bytes] = []
+    for form, candidate, compact in forms_of(body, allowed):
+        if form == "raw" and "trimmed" in allowed and body[-1:] in _TRAILING_WS:
+            digests, trimmed_digests = _raw_and_trimmed(body, secrets)
+        elif form == "trimmed" and trimmed_digests:
+            digests = trimmed_digests
+        else:
+            digests = [hmac_digest(secret, candidate) for secret in secrets]
+        if _any_equal(digests, expected):
+            return form, bytes(candidate), compact
+    return None
+
+
+def _any_equal(digests: list[bytes], expected: bytes) -> bool:
+    matched = False
+    for digest in digests:  # every one, so that the time does not tell which secret matched
+        matched |= hmac.compare_digest(digest, expected)
+    return matched
+
+
+def _raw_and_trimmed(body: bytes, secrets: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
+    size = _trimmed_length(body)
+    view = memoryview(body)
+    raw_digests, trimmed_digests = [], []
+    for secret in secrets:
+        mac = hmac.new(secret, view[:size], hashlib.sha256)
+        trimmed_digests.append(mac.digest())
+        mac.update(view[size:])
+        raw_digests.append(mac.digest())
+    return raw_digests, trimmed_digests

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 __all__ = [
     "EMPTY_MAPPING",
@@ -238,31 +237,20 @@ def occurred_from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-_BUILDING = threading.Lock()
-
-
-class _Unbuilt:
-    """The slot :meth:`AuditBatch._unbuilt` fills: events checked, not yet built."""
-
-    __slots__ = ("_pending",)
-
-
 @dataclass(frozen=True, slots=True)
-class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
+class AuditBatch(Sequence[AuditEvent]):
     """The verified events of one delivery: a read-only sequence of :class:`AuditEvent`.
 
     ``signed_form`` says which form of the payload the signature matched (``None`` when
-    no HMAC secret is configured). ``body`` is the raw request body; it is kept out of
-    ``repr``. ``duplicates`` counts events dropped because they were completed before
-    or repeated inside the delivery; ``in_progress`` those dropped because another
-    request holds them (both set by ``exactly_once``). ``claims`` is what the Bearer
-    token validator returned, read-only and kept out of ``repr`` (``None`` when no
-    validator checked the token).
-
-    ``verify()`` checks every field of every event before it returns, but builds the
-    ``AuditEvent`` objects on first use of ``events`` (iterating, indexing, comparing):
-    a handler that only counts or stores the body does not pay for them. Building
-    cannot fail, and happens once; see docs/performance.md.
+    no HMAC secret is configured). ``body`` holds the bytes the signature covers: the
+    received body under ``raw``, the body without its trailing whitespace under
+    ``trimmed``, the re-serialized string under ``compact`` and ``compact-escaped``, the
+    received body when no secret is configured; the events are read from those bytes
+    (docs/security.md). It is kept out of ``repr``. ``duplicates`` counts events dropped
+    because they were completed before or repeated inside the delivery; ``in_progress``
+    those dropped because another request holds them (both set by ``exactly_once``).
+    ``claims`` is what the Bearer token validator returned, read-only and kept out of
+    ``repr`` (``None`` when no validator checked the token).
     """
 
     events: tuple[AuditEvent, ...]
@@ -279,30 +267,6 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
                 raise TypeError("AuditBatch.claims must be a mapping or None")
             object.__setattr__(self, "claims", MappingProxyType(dict(claims)))
 
-    @classmethod
-    def _unbuilt(
-        cls,
-        build: Callable[[Any], tuple[AuditEvent, ...]],
-        source: Any,
-        count: int,
-        signed_form: SignedForm | None,
-        body: bytes,
-        claims: Mapping[str, Any] | None = None,
-    ) -> AuditBatch:
-        """A batch of ``count`` events, ``build(source)``, called on first access of ``events``.
-
-        ``claims`` must already be read-only (the verifier's are).
-        """
-        batch = object.__new__(cls)
-        _setattr = object.__setattr__
-        _setattr(batch, "_pending", (build, source, count))
-        _setattr(batch, "signed_form", signed_form)
-        _setattr(batch, "body", body)
-        _setattr(batch, "duplicates", 0)
-        _setattr(batch, "in_progress", 0)
-        _setattr(batch, "claims", claims)
-        return batch
-
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # The read-only claims cannot be pickled (nor deep-copied): send a plain dict, wrapped again.
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -310,30 +274,8 @@ class AuditBatch(_Unbuilt, Sequence[AuditEvent]):
             values["claims"] = dict(values["claims"])
         return _unpickle_batch, (values,)
 
-    if not TYPE_CHECKING:  # mypy keeps checking attribute names; only ``events`` is ever missing
-
-        def __getattr__(self, name: str) -> Any:
-            # Called only when a slot is unset: ``events`` of an unbuilt batch.
-            if name == "events":
-                try:
-                    build, source, _ = object.__getattribute__(self, "_pending")
-                except AttributeError:
-                    pass
-                else:
-                    with _BUILDING:  # once, even when threads share the batch
-                        try:
-                            return object.__getattribute__(self, "events")
-                        except AttributeError:
-                            events = build(source)
-                            object.__setattr__(self, "events", events)
-                            return events
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def __len__(self) -> int:
-        try:
-            return len(object.__getattribute__(self, "events"))
-        except AttributeError:
-            return object.__getattribute__(self, "_pending")[2]  # type: ignore[no-any-return]
+        return len(self.events)
 
     def __iter__(self) -> Iterator[AuditEvent]:
         return iter(self.events)

@@ -18,10 +18,13 @@ from ._errors import PayloadError
 from ._fast import EventBuilder, build_usual, usual_columns
 from ._models import EMPTY_MAPPING, SEVERITY_WORDS, AuditBatch, AuditEvent, Severity, SignedForm, occurred_from_ms
 
-__all__ = ["Parsed", "parse_batch", "parse_events", "parse_json"]
+__all__ = ["parse_batch", "parse_events", "parse_json"]
 
 
 _INFINITIES = (float("inf"), float("-inf"))
+# Up to this many events, the checked path builds them faster than the column check's
+# dozen C-level passes plus the column-wise build (docs/performance.md).
+_FEW = 4
 _FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
@@ -91,45 +94,34 @@ def _duplicate_path(text: str) -> str | None:
         return None
 
 
-class Parsed:
-    """The decoded JSON of a body plus what the signed-form check needs to know about it."""
-
-    __slots__ = ("has_float", "value")
-
-    def __init__(self, value: Any, has_float: bool) -> None:
-        self.value = value
-        self.has_float = has_float
+def _finite(token: str) -> float:
+    # Called only for numbers with a fraction or an exponent (rare in audit events).
+    number = float(token)
+    if number in _INFINITIES:  # 1e400: JSON.parse gives Infinity, JSON.stringify null
+        raise _OutOfRange
+    return number
 
 
-def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed:
+# Built once: json.loads with keyword arguments builds a decoder on every call.
+_SIGNED = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite).decode
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite
+).decode
+
+
+def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Any:
     """Decode ``body`` as strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no lone surrogates.
 
     ``allow_duplicate_keys=True`` skips the duplicate-key check (the costliest one, see
     docs/performance.md): the verifier passes it only when the signature covers the
-    received bytes themselves, so that they are exactly what the signer wrote.
+    bytes being parsed, so that they are exactly what the signer wrote.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("body is not valid UTF-8", code="invalid_encoding") from None
-    floats: list[str] = []
-
-    def parse_float(token: str) -> float:
-        # Only called for numbers with a fraction or exponent; they need a JS-faithful
-        # re-serialization (see _forms.py), so remember that one was seen.
-        floats.append(token)
-        number = float(token)
-        if number in _INFINITIES:  # 1e400: JSON.parse gives Infinity, JSON.stringify null
-            raise _OutOfRange
-        return number
-
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=None if allow_duplicate_keys else _no_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=parse_float,
-        )
+        value = (_SIGNED if allow_duplicate_keys else _STRICT)(text)
     except _DuplicateKey:
         where = _duplicate_path(text)
         if where is None:
@@ -149,7 +141,7 @@ def parse_json(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed:
     # the escape is there (Go writes \\u0026 for "&", which must not cost a json.dumps).
     if "\\" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise PayloadError("string holds an unpaired UTF-16 surrogate", code="invalid_encoding")
-    return Parsed(value, bool(floats))
+    return value
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -292,15 +284,11 @@ def parse_events(value: Any) -> tuple[AuditEvent, ...]:
     found = _items(value)
     if isinstance(found, AuditEvent):
         return (found,)
-    return _build(*found)
-
-
-def _build(items: list[Any], path: str = "$") -> tuple[AuditEvent, ...]:
-    columns = usual_columns(items)
-    return _checked(items, path) if columns is None else build_usual(columns)
-
-
-def _checked(items: list[Any], path: str) -> tuple[AuditEvent, ...]:
+    items, path = found
+    if len(items) > _FEW:
+        columns = usual_columns(items)
+        if columns is not None:
+            return build_usual(columns)
     # Every event through the checked path, in order, so the first bad one is reported.
     return tuple([_event(item, f"{path}[{index}]") for index, item in enumerate(items)])
 
@@ -308,18 +296,8 @@ def _checked(items: list[Any], path: str) -> tuple[AuditEvent, ...]:
 def parse_batch(
     value: Any, signed_form: SignedForm | None, body: bytes, claims: Mapping[str, Any] | None = None
 ) -> AuditBatch:
-    """:func:`parse_events` as an :class:`AuditBatch`; every check runs now, the events are built on first use.
+    """:func:`parse_events` as an :class:`AuditBatch` of the given signed form, signed bytes and claims.
 
-    When ``usual_columns`` proves (column by column, at C speed) that every event has
-    its common field types, building is deferred: it cannot fail any more, and a handler that
-    never looks at the events does not pay for them. Anything else is built and
-    checked now, and its first error raised. ``claims``: what the token validator returned.
+    ``claims``: what the token validator returned.
     """
-    found = _items(value)
-    if isinstance(found, AuditEvent):
-        return AuditBatch((found,), signed_form, body, claims=claims)
-    items, path = found
-    columns = usual_columns(items)
-    if columns is not None:
-        return AuditBatch._unbuilt(build_usual, columns, len(items), signed_form, body, claims)
-    return AuditBatch(_checked(items, path), signed_form, body, claims=claims)
+    return AuditBatch(parse_events(value), signed_form, body, claims=claims)

@@ -151,13 +151,9 @@ def _compact(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _js_number(number: float | int) -> str:
-    # Number.prototype.toString of the double nearest to ``number`` (ECMA-262 6.1.6.1.20),
-    # written from the spec with Decimal, independently of _forms._js_number.
-    try:
-        value = float(number)
-    except OverflowError:  # an integer beyond the largest double: JSON.parse gives Infinity
-        return "null"
+def _js_number(value: float) -> str:
+    # Number.prototype.toString of a double (ECMA-262 6.1.6.1.20), written from the spec
+    # with Decimal, independently of _compact.js_number.
     if value != value or value in (float("inf"), float("-inf")):
         return "null"
     if value == 0:
@@ -178,12 +174,26 @@ def _js_number(number: float | int) -> str:
 
 
 def _stringify(value: Any) -> str:
-    # JSON.stringify(JSON.parse(compact)): numbers as JavaScript doubles print them.
+    # The compact form: JSON.stringify, floats as JavaScript prints doubles, integers exact
+    # (as Go and Python write them; see docs/wire-format.md).
     if isinstance(value, dict):
         return "{" + ",".join(f"{_stringify(str(k))}:{_stringify(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_stringify(v) for v in value) + "]"
-    if isinstance(value, float) or (type(value) is int and abs(value) > 2**53):
+    if isinstance(value, float):
+        return _js_number(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _pretty(value: Any, indent: str = "") -> str:
+    # json.dumps(value, indent=2, ensure_ascii=False), floats as JavaScript prints them.
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_pretty(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, (list, tuple)) and value:
+        return "[\n" + ",\n".join(inner + _pretty(v, inner) for v in value) + "\n" + indent + "]"
+    if isinstance(value, float):
         return _js_number(value)
     return json.dumps(value, ensure_ascii=False)
 
@@ -200,8 +210,10 @@ def signed_string(payload: Any, form: SignedForm = "raw") -> tuple[bytes, bytes]
         return compact, compact
     if form == "trimmed":
         return compact + b"\n", compact
-    pretty = json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
-    # What was signed is what JavaScript re-serializes: 1.0 is signed as 1, 1e-7 as 1e-7.
+    # A hop that pretty-printed the body (numbers as JavaScript writes them, so that a
+    # payload of many floats stays within the verifier's rewrite budget).
+    pretty = _pretty(payload).encode("utf-8")
+    # What was signed is the compact form: 1.0 is signed as 1, 1e-7 as 1e-7.
     stringified = _stringify(payload)
     if form == "compact":
         return pretty, stringified.encode("utf-8")

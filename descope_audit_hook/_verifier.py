@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import inspect
 import logging
 import threading
@@ -14,19 +13,17 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, Union
 
 from ._auth import Auth, BearerToken, Claims, RequiredHeaders, RunSync, check_secret
 from ._errors import ConfigurationError, PayloadError, PayloadTooLarge, SignatureError, VerificationError
-from ._forms import FORMS, decode_signature, forms_of, hmac_digest, no_duplicate_keys
+from ._forms import FORMS, decode_signature, find_signed
 from ._freshness import Clock, FreshnessWindow
 from ._headers import HeadersLike, collect, single
 from ._models import AuditBatch, SignedForm
-from ._payload import Parsed, parse_batch, parse_json
+from ._payload import parse_batch, parse_json
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SIGNATURE_HEADER", "SecretArg", "Verifier", "log_rejection", "verify"]
 
 SIGNATURE_HEADER = "x-descope-webhook-s256"
 #: Descope sends at most 100 events per request, a few tens of KB; 1 MiB leaves ample room.
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-#: The signed forms whose signed string is the received body itself (or it minus trailing whitespace).
-_BYTE_FORMS: frozenset[SignedForm | None] = frozenset(("raw", "trimmed"))
 
 SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
 P = ParamSpec("P")
@@ -227,63 +224,43 @@ class Verifier:
             self._auth.check(found)
         if self._required:
             self._required.check(found)
-        parsed: list[Parsed | PayloadError] = []
         form: SignedForm | None = None
-        signed = b""
+        signed = body
+        value: Any = None
         if self._secrets:
-            form, signed = self._check_signature(body, found, parsed)
+            form, signed, value = self._check_signature(body, found)
         # The validator last of all the credential checks, before the body is parsed: it may
         # do network I/O (a JWKS fetch, an introspection call) and be rate-limited upstream,
         # so a stranger must first get past every check that costs us a bounded amount of
         # CPU (the static headers, the signature). See docs/security.md.
         claims = yield token
-        if form in _BYTE_FORMS:
-            # The signature covers the received bytes: they are exactly what the signer
-            # wrote, so a repeated key would be the signer's own, read alike by Go,
-            # JavaScript and Python (the last one wins). The costly duplicate-key check is
-            # skipped; see docs/security.md.
-            result = _parse(body, allow_duplicate_keys=True)
-        elif form is None:
-            result = _parse(body)  # no signature: the full strict parse
-        else:
-            # A compact form: the signature covers a re-serialization, from which a
-            # repeated key has vanished. Counting colons proves there was none (see
-            # no_duplicate_keys); only when it cannot does the strict parse run, to find it.
-            result = parsed[0]
-            if not no_duplicate_keys(body, signed):
-                result = _parse(body)
-        if isinstance(result, PayloadError):
-            raise result
-        batch = parse_batch(result.value, form, body, claims)
+        if form is None:
+            # No signature: nothing proves the bytes, so the full strict parse (duplicate keys too).
+            value = parse_json(body)
+        elif value is None:
+            # The signature covers ``signed`` (the body, the trimmed body or a compact form):
+            # the events are read from it, so they mean exactly what was signed. A repeated
+            # key in it is the signer's own, read alike by Go, JavaScript and Python (the
+            # last one wins); see docs/security.md.
+            value = parse_json(signed, allow_duplicate_keys=True)
+        batch = parse_batch(value, form, signed, claims)
         if self._window is not None:
-            self._window.check(batch.events, result.value)
+            self._window.check(batch.events, value)
         return batch
 
-    def _check_signature(
-        self, body: bytes, found: Mapping[str, list[str]], parsed: list[Parsed | PayloadError]
-    ) -> tuple[SignedForm, bytes]:
-        """The form and the string the signature matched; ``parsed`` gets the body if it was parsed."""
+    def _check_signature(self, body: bytes, found: Mapping[str, list[str]]) -> tuple[SignedForm, bytes, Any]:
+        """The form, the string the signature matched, and its parsed value when already at hand (else ``None``)."""
         value = single(found, SIGNATURE_HEADER, SignatureError)
         if value is None:
             raise SignatureError("missing signature", code="missing_signature")
         expected = decode_signature(value)
         if expected is None:
             raise SignatureError("malformed signature", code="malformed_signature")
-
-        def parse() -> Parsed | None:
-            if not parsed:
-                # Duplicate keys are looked for once the matching form is known (see _steps).
-                parsed.append(_parse(body, allow_duplicate_keys=True))
-            result = parsed[0]
-            return result if isinstance(result, Parsed) else None
-
-        for form, candidate in forms_of(body, parse, self._forms):
-            matched = False
-            for secret in self._secrets:
-                matched |= hmac.compare_digest(hmac_digest(secret, candidate), expected)
-            if matched:
-                return form, candidate
-        raise SignatureError("signature does not match", code="invalid_signature")
+        found_form = find_signed(body, expected, self._secrets, self._forms)
+        if found_form is None:
+            raise SignatureError("signature does not match", code="invalid_signature")
+        form, signed, compact = found_form
+        return form, signed, None if compact is None else compact.value
 
 
 def _finish(steps: _Steps, claims: Claims | None) -> AuditBatch:
@@ -298,13 +275,6 @@ def _finish(steps: _Steps, claims: Claims | None) -> AuditBatch:
 
 def _bad_length() -> PayloadError:
     return PayloadError("invalid Content-Length header", path=None, code="invalid_content_length")
-
-
-def _parse(body: bytes, *, allow_duplicate_keys: bool = False) -> Parsed | PayloadError:
-    try:
-        return parse_json(body, allow_duplicate_keys=allow_duplicate_keys)
-    except PayloadError as exc:
-        return exc
 
 
 def _options_of(

@@ -23,7 +23,8 @@ import atheris
 
 with atheris.instrument_imports():
     from descope_audit_hook import ApiKey, BasicAuth, BearerToken, VerificationError, Verifier
-    from descope_audit_hook._forms import compact, compact_escaped, decode_signature
+    from descope_audit_hook._compact import compact_form
+    from descope_audit_hook._forms import compact_escaped, decode_signature
     from descope_audit_hook._headers import collect
     from descope_audit_hook._payload import _event, parse_batch, parse_events, parse_json
 
@@ -95,6 +96,37 @@ def _outcome(fn: Any, value: Any) -> Any:
         return (exc.code, str(exc))
 
 
+def _same_json(left: Any, right: Any) -> bool:
+    if isinstance(left, dict) and isinstance(right, dict):
+        return list(left) == list(right) and all(_same_json(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_same_json, left, right))
+    numbers = (int, float)
+    if isinstance(left, numbers) and isinstance(right, numbers) and type(left) is not bool and type(right) is not bool:
+        try:
+            return float(left) == float(right)
+        except OverflowError:
+            return left == right
+    return type(left) is type(right) and bool(left == right)
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with each scalar's type made part of it, so that 3 and 3.0 differ."""
+    if isinstance(value, dict):
+        return [(key, _typed(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value), repr(value))
+
+
+def _meaning(batch: Any) -> list[Any]:
+    return [(_fields(event), _typed(dict(event.raw)), event.fingerprint) for event in batch]
+
+
 def _fields(event: Any) -> tuple[Any, ...]:
     return tuple((type(getattr(event, name)), getattr(event, name)) for name in event.__slots__ if name != "raw")
 
@@ -128,18 +160,27 @@ def one_input(data: bytes) -> None:
         _expect_rejection_or_batch(_UNSIGNED, rest, {"x-api-key": "k2"})
     elif mode == 4:
         # Signed over the re-serialized form, as a sender that pretty-printed the body would.
-        # Repeated keys are allowed here: a repeat vanishes from the signed string, and the
-        # verifier must notice (by its colon count, or the strict parse after it).
-        try:
-            parsed = parse_json(rest, allow_duplicate_keys=True)
-        except VerificationError:
+        # Whatever the body's spelling (repeated keys, 3.0 for 3, escapes, spacing, not JSON at
+        # all), an accepted batch must be exactly the batch of the signed string itself.
+        form = compact_form(rest)
+        if form is None:
             return
-        signed = compact(parsed)
-        parse_json(signed)  # what we sign is itself strict JSON
+        signed = form.text
+        try:
+            meaning = json.loads(rest.decode("utf-8"), parse_constant=_refuse)
+        except (ValueError, RecursionError):
+            meaning = None
+        if meaning is not None:
+            # A JSON body: its compact form means the same (numbers compared as doubles:
+            # 9444444440071992547.1 is written as JavaScript writes its double, 9444444440071993000).
+            _require(_same_json(json.loads(signed), meaning), "the compact form changed the meaning")
+        if form.value is not None:
+            _require(_typed(form.value) == _typed(json.loads(signed)), "the reused value is not the signed meaning")
         escaped = data[0] // 8 % 2 == 1
         if escaped:  # Go's json.Marshal: < > & U+2028 U+2029 escaped
             signed = compact_escaped(signed)
-            parse_json(signed)
+            if len(signed) > 256 + len(form.text) * 9 // 8:
+                return  # too dense in < > &: no compact-escaped form (tested in tests/core)
         compact_headers = {"Authorization": f"Bearer {TOKEN}", "x-env": "prod", SIG: _sign(signed)}
         try:
             batch = _BEARER.verify(rest, compact_headers)
@@ -148,14 +189,15 @@ def one_input(data: bytes) -> None:
             return
         forms = ("raw", "trimmed", "compact", "compact-escaped") if escaped else ("raw", "trimmed", "compact")
         _require(batch.signed_form in forms, batch.signed_form)
-        if batch.signed_form in ("compact", "compact-escaped"):
-            parse_json(rest)  # accepted under a compact form: the strict parse must find no repeated key
+        _require(batch.body == signed, "batch.body is not the signed string")
+        own = _BEARER.verify(signed, compact_headers)
+        _require(_meaning(batch) == _meaning(own), "the batch differs from the signed string's")
         _check_batch(batch)
     elif mode in (5, 6):
         # parse_events (the column check, else the checked path) and the batch verify()
-        # returns (events built on first use) against the checked path, on any JSON value.
+        # returns against the checked path, on any JSON value.
         try:
-            value = parse_json(rest).value
+            value = parse_json(rest)
         except VerificationError:
             return
         got = _outcome(parse_events, value)

@@ -26,29 +26,56 @@ def _run(*args: str, timeout: float) -> str:
     return result.stdout
 
 
+def _corpus_kinds() -> list[str]:
+    spec = importlib.util.spec_from_file_location("bench_corpus", RUN.parent / "bench_corpus.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.KINDS)
+
+
 def _lines(output: str, pattern: str) -> list[str]:
     return [line for line in output.splitlines() if re.search(pattern, line)]
 
 
 def test_quick_run_prints_every_in_process_ratio() -> None:
-    out = _run(timeout=120)
+    out = _run(timeout=180)
     assert out.startswith("descope-audit-hook ")
     assert re.search(r"^machine: .+, \d+ CPUs .*Python 3\.", out, re.M)
-    for form in ("raw", "trimmed", "compact", "compact-escaped"):
-        line = rf"^  {re.escape(form)} +\d+\.\d KB +verify .* floor .* {RATIO} +target <= \d\.\dx +(met|MISSED)$"
-        assert _lines(out, line)
-    assert _lines(out, rf"^  raw, Go-escaped +\d+\.\d KB +verify .* floor .* {RATIO} +target <= 1\.3x +(met|MISSED)$")
-    built = r"^    \+ build events +verify +\d+\.\d us +\(verify\(\), then batch.events: +\d+\.\d\dx the floor"
-    assert _lines(out, built)
-    for stage in ("floor", "json.loads", "parse_json, raw", "parse_json, strict", "all_usual", "building", "verify"):
-        assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$")
+    # headline: verify() then reading every event, 100 events and one
+    for label, target in (("100 events", "1.6"), ("1 event", "2.5")):
+        line = rf"^  {label} +\d+\.\d KB +verify\+read .* floor .* {RATIO} +target <= {target}x +(met|MISSED)$"
+        assert _lines(out, line), label
+    for form in ("raw", "trimmed", "compact", "compact-escaped", "raw, Go-escaped"):
+        line = rf"^  {re.escape(form)} +\d+\.\d KB +verify\+read .* floor .* {RATIO} +bound <= 3\.0x +(met|MISSED)$"
+        assert _lines(out, line), form
+    # worst: every kind of the corpus, forged and valid in four configurations, and the worst of each
+    cell = r"(\d+\.\d\dx|n/a) +"
+    for kind in _corpus_kinds():
+        assert _lines(out, rf"^   {re.escape(kind)} +\d+ KB +({cell}){{7}}(\d+\.\d\dx|n/a)$"), kind
+    assert _lines(out, rf"^  worst forged: {RATIO} +\(.+; signed_forms .+\) +bound <= 3\.0x +(met|MISSED)$")
+    assert _lines(out, rf"^  worst valid: +{RATIO} +\(.+; signed_forms .+\) +target <= 3\.0x +(met|MISSED)$")
+    for stage in ("floor", "json.loads", "parse_json, signed", "parse_json, strict", "usual_columns", "build_usual"):
+        assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$"), stage
+    for stage in ("compact_form", "verify", "verify \\+ reading every event"):
+        assert _lines(out, rf"^  {stage}\b.* us +{RATIO} of floor$"), stage
     assert _lines(out, r"^  parse_json over json.loads: +-?\d+\.\d us; headers, auth, signature, batch: +-?\d+\.\d us")
-    if importlib.util.find_spec("standardwebhooks") and importlib.util.find_spec("svix"):
-        for peer in ("descope-audit-hook", "hand-written hmac\\+json", "standardwebhooks", "svix \\(\\+ json.loads\\)"):
-            assert _lines(out, rf"^  {peer} .* us +{RATIO} of the fastest peer")
-        assert _lines(out, rf"descope-audit-hook vs fastest peer: {RATIO}")
+    peers = ("standardwebhooks", "svix", "pydantic", "msgspec")
+    if all(importlib.util.find_spec(name) for name in peers):
+        for peer in (
+            "descope-audit-hook",
+            "hand-written hmac\\+json",
+            "standardwebhooks",
+            "svix \\(\\+ json.loads\\)",
+            "standardwebhooks \\+ pydantic",
+            "hmac \\+ pydantic",
+            "hmac \\+ msgspec",
+        ):
+            assert _lines(out, rf"^  {peer} .* us +{RATIO} of floor$"), peer
+        assert _lines(out, rf"descope-audit-hook vs hmac \+ pydantic: {RATIO} +stretch <= 1\.0x +(met|MISSED)$")
     else:  # the optional bench extra is not installed
-        assert "skipped: standardwebhooks and svix are not installed" in out
+        assert "skipped: the bench extra is not installed" in out
     for count in (1, 10, 100, 1000):
         assert _lines(out, rf"^ +{count} events .* per event +\d+\.\d\d us .* {RATIO} of floor$")
     assert _lines(out, rf"linearity: per-event cost at 1000 vs 100 events: {RATIO}")

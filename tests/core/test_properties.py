@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from typing import Any
 
 from hypothesis import assume, given, settings
@@ -21,9 +20,10 @@ from descope_audit_hook import (
     Verifier,
     sign,
 )
-from descope_audit_hook._forms import FORMS, _js_number, compact
+from descope_audit_hook._compact import _by_encoder, _by_text, _rewrite_budget, compact_form
+from descope_audit_hook._compact import js_number as _js_number
+from descope_audit_hook._forms import FORMS
 from descope_audit_hook._models import canonical_json
-from descope_audit_hook._payload import parse_json
 from descope_audit_hook._samples import _js_number as independent_js_number
 from descope_audit_hook.testing import make_delivery, signed_string
 
@@ -122,6 +122,14 @@ event_strategy = st.fixed_dictionaries(
 )
 
 
+def _floats(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(map(_floats, value.values()))
+    if isinstance(value, list):
+        return sum(map(_floats, value))
+    return int(isinstance(value, float))
+
+
 @settings(max_examples=examples(400))
 @given(events=st.lists(event_strategy, max_size=4), form=st.sampled_from(FORMS), flip=st.integers(min_value=0))
 def test_signed_delivery_accepted_and_any_flipped_bit_rejected(
@@ -139,12 +147,14 @@ def test_signed_delivery_accepted_and_any_flipped_bit_rejected(
         accepted = verifier.verify(bytes(tampered), hdrs)
     except SignatureError:
         return
-    # The compact forms sign the parsed payload, not the bytes: a change that does not
-    # change what the JSON means (2^50 + 0.1 is the same double as 2^50) still matches.
-    # Anything that reaches the caller must be exactly what was signed.
+    # The compact forms sign a re-serialization, not the bytes: a change that does not
+    # change it (another spelling of the same double, 1e-07 as 1E-07) still matches, and
+    # what reaches the caller is exactly what was signed.
     assert accepted.signed_form in ("compact", "compact-escaped"), "a changed byte was accepted"
-    assert json.loads(bytes(tampered)) == json.loads(body)
-    assert [e.to_dict() for e in accepted] == [e.to_dict() for e in batch]
+    assert accepted.body == batch.body
+    assert [(e.to_dict(), dict(e.raw), e.fingerprint) for e in accepted] == [
+        (e.to_dict(), dict(e.raw), e.fingerprint) for e in batch
+    ]
 
 
 @settings(max_examples=examples(2000))
@@ -158,27 +168,62 @@ def test_js_number_round_trips_and_agrees_with_the_independent_formatter(value: 
 
 
 @settings(max_examples=examples(300))
-@given(payload=json_values)
-def test_compact_agrees_with_the_testing_helper(payload: Any) -> None:
-    text = json.dumps(payload, ensure_ascii=False, indent=1)
+@given(payload=json_values, indent=st.sampled_from([None, 1]))
+def test_compact_agrees_with_the_testing_helper(payload: Any, indent: int | None) -> None:
+    text = json.dumps(payload, ensure_ascii=False, indent=indent)
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from st.text(): not something a sender can send
         raw = b""
     assume(raw)
     _, signed = signed_string(payload, "compact")
-    assert compact(parse_json(raw)) == signed
+    form = compact_form(raw)
+    if form is None:
+        # Only a body with more floats to rewrite (1.0, 1e-07) than the budget has none.
+        assert _floats(payload) > _rewrite_budget(len(raw))
+        return
+    assert form.text == signed
+    # When the verifier reuses the parsed value, it is exactly what the signed string means.
+    if form.value is not None:
+        assert _typed(form.value) == _typed(json.loads(form.text))
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value), repr(value))
 
 
 @settings(max_examples=examples(300))
 @given(integer=st.integers(min_value=-(10**30), max_value=10**30))
-def test_big_integers_follow_javascript(integer: int) -> None:
-    out = compact(parse_json(f"[{integer}]".encode())).decode()[1:-1]
-    if abs(integer) <= 2**53:
-        assert out == str(integer)
-    else:
-        assert float(out) == float(integer)
-        assert math.isclose(int(float(out)), integer, rel_tol=1e-15)
+def test_integers_are_written_exactly(integer: int) -> None:
+    form = compact_form(f"[ {integer} ]".encode())
+    assert form is not None
+    assert form.text == f"[{integer}]".encode()
+    if form.value is not None:
+        assert _typed(form.value) == _typed([integer])
+
+
+@settings(max_examples=examples(500))
+@given(payload=json_values, indent=st.sampled_from([None, 0, 1]), ascii_only=st.booleans(), slash=st.booleans())
+def test_the_two_builders_write_the_same_compact_form(
+    payload: Any, indent: int | None, ascii_only: bool, slash: bool
+) -> None:
+    # compact_form picks the text builder or the encoder by byte counts alone; on any JSON
+    # body (without a repeated key) both must give the same string, or both none.
+    try:
+        body = json.dumps(payload, ensure_ascii=ascii_only, indent=indent).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from st.text(): both refuse it (tested elsewhere)
+        return
+    if slash:
+        body = body.replace(b"/", b"\\/")
+    by_encoder = _by_encoder(body)
+    by_text = _by_text(body, body.count(b"\\"))
+    assert by_text == (None if by_encoder is None else by_encoder.text)
+    if by_encoder is not None and by_encoder.value is not None:
+        assert _typed(by_encoder.value) == _typed(json.loads(by_encoder.text))
 
 
 @settings(max_examples=examples(500))

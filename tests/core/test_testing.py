@@ -84,7 +84,7 @@ def test_signed_string_forms() -> None:
     assert b"\n" in compact_body
     assert b'"score":1,' in compact_signed
     assert b'"tiny":5e-7' in compact_signed
-    assert b'"big":1152921504606847000' in compact_signed  # as a JavaScript double prints it
+    assert b'"big":1152921504606846977' in compact_signed  # integers exactly, as Go writes them
     assert b"<script>" in compact_signed
     _, escaped = signed_string(payload, "compact-escaped")
     assert b"\\u003cscript\\u003e\\u0026\\u2028" in escaped
@@ -113,3 +113,15 @@ def test_sample_events() -> None:
     batch = Verifier(allow_unauthenticated=True).verify(json.dumps(events).encode(), {})
     assert len({e.fingerprint for e in batch}) == 50
     assert sample_events(0) == []
+
+
+def test_a_compact_delivery_of_many_floats_verifies() -> None:
+    # The pretty-printed body spells floats as JavaScript does: none needs rewriting, so
+    # no rewrite budget applies however many there are.
+    payload = [sample_event("login_failed", data={"scores": [float(i) for i in range(200)] + [1e-7, 3.0]})]
+    forms: tuple[SignedForm, ...] = ("compact", "compact-escaped")
+    for form in forms:
+        body, headers = make_delivery(payload, hmac_secret="k", signed_form=form)
+        batch = Verifier("k").verify(body, headers)
+        assert batch.signed_form in ("compact", "compact-escaped")
+        assert batch[0].data["scores"][-1] == 3

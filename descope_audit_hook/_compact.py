@@ -1,0 +1,331 @@
+"""The ``compact`` signed form of a body, built at C speed: ``JSON.stringify(JSON.parse(body))``.
+
+A stranger can send any body with a wrong signature, and the verifier must build this
+string before it can say no; so it is built without walking the document in Python per
+value, at a cost bounded by a small multiple of ``json.loads`` of the same bytes
+(docs/performance.md, ``benchmarks/run.py --only worst``). Two builders, chosen by two
+byte counts, give the same string:
+
+* **by text** (most bodies): the body's own bytes with the whitespace between tokens
+  removed, every number JavaScript would write otherwise rewritten, and every escape
+  JavaScript would write otherwise (``\\/``, ``\\u00e9``, a surrogate pair) decoded. No
+  parse: strings are copied, not decoded and encoded again, which for long strings costs
+  a quarter of the C encoder. The body is not checked to be JSON here: if the signature
+  matches, the verifier parses the signed string strictly, and the events are read from
+  it, never from the body.
+* **by the C encoder** (bodies dense in short strings or in escapes, where splitting
+  the text costs more than parsing it): ``json.loads``, then the C encoder, each float
+  passed through as its own text (see ``_by_encoder``).
+
+Deliberate differences from JavaScript (docs/wire-format.md): integers are written
+exactly, as Go and Python write them (JavaScript rounds those beyond 2^53 to a double and
+writes ``null`` beyond the largest one); a float already spelled as JavaScript spells it
+keeps its spelling even with more digits than needed; a repeated key is kept by the text
+builder. A body with more floats to rewrite than ``_rewrite_budget`` allows, or large and
+denser in strings than any audit payload (see ``_DENSEST``), has no compact form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NoReturn
+
+__all__ = ["Compact", "compact_form", "js_number"]
+
+#: No compact form for a body of more than ``_DENSE_FROM`` bytes with more than one ``"``
+#: per ``_DENSEST`` bytes: there both builders cost over 3x json.loads (a batch of audit
+#: events has one per 7 to 11 bytes; a list of one-letter strings, one per 3 or 4).
+_DENSEST = 5
+_DENSE_FROM = 16384
+#: The encoder builds the form of a body with more than one ``"`` per this many bytes, or
+#: one backslash per ``_ESCAPE_DENSE``: there, splitting the text costs more than parsing.
+_TOKEN_DENSE = 8
+_ESCAPE_DENSE = 64
+
+
+def _rewrite_budget(size: int) -> int:
+    """How many numbers of a ``size``-byte body may be rewritten in Python (about 2 µs each).
+
+    A few per body, and one per 16 KiB: at most a fifth of what the cheapest 16 KiB of
+    JSON (one long string) costs to hash and parse.
+    """
+    return 8 + size // 16384
+
+
+def js_number(value: float) -> str:
+    """Format a float as ``JSON.stringify`` and Go's ``encoding/json`` do.
+
+    Both print the shortest round-tripping digits, in plain notation from 1e-6 up to
+    1e21 and in exponent notation outside it; Python's ``repr`` switches at other
+    bounds and writes ``1.0`` where they write ``1``.
+    """
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent or 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    count = len(digits)
+    if count <= point <= 21:
+        text = digits + "0" * (point - count)
+    elif 0 < point <= 21:
+        text = f"{digits[:point]}.{digits[point:]}"
+    elif -6 < point <= 0:
+        text = "0." + "0" * -point + digits
+    else:
+        exp = point - 1
+        head = digits if count == 1 else f"{digits[0]}.{digits[1:]}"
+        text = f"{head}e{'+' if exp >= 0 else '-'}{abs(exp)}"
+    return sign + text
+
+
+def _rewritten(token: bytes | str) -> str:
+    """The JavaScript spelling of a number token JavaScript would write otherwise (3.0, 1e-07, -0)."""
+    value = float(token)
+    if value - value != 0:
+        raise ValueError("out of range")  # 1e400: JSON.parse gives Infinity; parse_json refuses it
+    return js_number(value)
+
+
+def _js_float(end: str) -> str:
+    """A float JavaScript writes exactly as it is spelled, followed by ``end``.
+
+    Provided the spelling has the fewest digits that round to the same double (what JSON
+    writers print: JavaScript, Go, Python, Java, Rust; a spelling of 15 significant
+    digits or fewer always has): plain notation from 1e-6 up to 1e15, exponent notation
+    (1.5e-7, 1e+21) below 1e-6 and from 1e21 up to 1e308, no needless zero, sign or capital.
+    """
+    exponent = r"(?:\+(?:2[1-9]|[3-9][0-9]|[12][0-9]{2}|30[0-7])|-(?:[7-9]|[1-9][0-9]|[12][0-9]{2}|30[0-7]))"
+    return (
+        r"-?(?:"
+        rf"(?=[0-9.]{{3,18}}{end})[1-9][0-9]{{0,14}}\.[0-9]*[1-9]"
+        r"|0\.0{0,5}[1-9](?:[0-9]{0,15}[1-9])?"
+        rf"|[1-9](?:\.[0-9]{{0,15}}[1-9])?e{exponent}"
+        rf"){end}"
+    )
+
+
+class Compact:
+    """The compact form of a body, and its meaning when that is already at hand.
+
+    ``value`` is ``json.loads(text)`` exactly (the same values and Python types), or
+    ``None``: the caller then parses ``text``, the string that was signed.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: bytes, value: Any) -> None:
+        self.text = text
+        self.value = value
+
+
+def compact_form(body: bytes) -> Compact | None:
+    """The ``compact`` candidate of ``body``, or ``None`` if the body has none."""
+    size = len(body)
+    quotes = body.count(b'"')
+    if quotes * _DENSEST > size > _DENSE_FROM:
+        return None
+    backslashes = body.count(b"\\") if b"\\" in body else 0  # a memchr, then a count only if needed
+    if quotes * _TOKEN_DENSE > size or backslashes * _ESCAPE_DENSE > size:
+        return _by_encoder(body)
+    text = _by_text(body, backslashes)
+    return None if text is None else Compact(text, None)
+
+
+# --- by text ------------------------------------------------------------------------------
+# The body's bytes, split at its string delimiters. After escaped backslashes and escaped
+# quotes are swapped for NUL and SOH (neither may appear raw in JSON text, so a body that
+# has one has no compact form), every remaining ``"`` delimits a string: the pieces
+# alternate between the text outside strings and their contents. Whitespace goes from the
+# outside pieces only; numbers are found in them by regular expressions; escapes in the
+# contents are decoded and encoded again in bulk. Every step is one C-level pass.
+
+_WHITESPACE = b" \t\n\r"
+_ESCAPED_BACKSLASH = re.compile(rb"\\\\")  # re finds it with memchr; bytes.replace does not
+_ESCAPED_QUOTE = re.compile(rb'\\"')
+# A float token in the outside text: where it is, from its first "." "e" or "E" on (a scan
+# for those three bytes, then a look back at the digit before); its integer part ends the
+# text before it.
+_FLOAT_TAIL = re.compile(rb"([.eE](?<=[0-9][.eE])[-+0-9.eE]*)")
+_NOT_JS_FLOAT = re.compile(r"^(?!" + _js_float("$") + ")", re.MULTILINE)
+_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])(?<![eE]-0)")
+# An escape JavaScript writes otherwise: \/, and \uXXXX but for the control characters
+# without a short form (JSON.stringify writes \u001f, lower case); a surrogate pair is one.
+_ODD_ESCAPE = (
+    rb"\\(?:/|u(?!00(?:0[0-7]|0b|0e|0f|1[0-9a-f]))[0-9a-fA-F]{4}"
+    rb"(?:(?<=\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})?)"
+)
+_HAS_ODD_ESCAPE = re.compile(_ODD_ESCAPE)
+_SPLIT_ODD_ESCAPES = re.compile(b"(" + _ODD_ESCAPE + b")")
+
+
+def _by_text(body: bytes, backslashes: int) -> bytes | None:
+    if b"\x00" in body or b"\x01" in body:
+        return None
+    text = body
+    if backslashes:
+        text = _ESCAPED_BACKSLASH.sub(b"\x00", text)
+        text = _ESCAPED_QUOTE.sub(b"\x01", text)
+    pieces = text.split(b'"')
+    if not len(pieces) % 2:
+        return None  # an unclosed string
+    outside = b'"'.join(pieces[0::2]).translate(None, _WHITESPACE)
+    if b"." in outside or b"E" in outside or _has_exponent(outside):
+        rewritten = _rewrite_floats(body, outside)
+        if rewritten is None:
+            return None
+        outside = rewritten
+    if b"-" in outside and b"-0" in outside:
+        outside = _MINUS_ZERO.sub(b"0", outside)  # JSON.parse("-0") is -0, which JSON.stringify writes 0
+    pieces[0::2] = outside.split(b'"')
+    if backslashes:
+        inside = b'"'.join(pieces[1::2])
+        if _HAS_ODD_ESCAPE.search(inside):
+            decoded = _decode_odd_escapes(inside)
+            if decoded is None:
+                return None
+            pieces[1::2] = decoded.split(b'"')
+    out = b'"'.join(pieces)
+    if backslashes:
+        out = out.replace(b"\x00", b"\\\\").replace(b"\x01", b'\\"')
+    return out
+
+
+def _has_exponent(outside: bytes) -> bool:
+    # An "e" that is not one of true's or false's (three C counts, cheaper than a scan).
+    return b"e" in outside and outside.count(b"e") != outside.count(b"true") + outside.count(b"false")
+
+
+def _rewrite_floats(body: bytes, outside: bytes) -> bytes | None:
+    """``outside`` with each float JavaScript writes otherwise rewritten; ``None`` past the budget.
+
+    The parser lists the float tokens (``list.append`` as its float hook: C, no Python
+    frame), one regular expression over them finds those to rewrite, and only those
+    cost Python work. A body that is not JSON has no compact form.
+    """
+    floats: list[str] = []
+    try:
+        json.loads(body.decode("utf-8"), parse_float=floats.append, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not floats:
+        return outside
+    lines = "\n".join(floats)
+    first = _NOT_JS_FLOAT.search(lines)
+    if first is None:
+        return outside
+    parts = _FLOAT_TAIL.split(outside)
+    if len(parts) != 2 * len(floats) + 1:  # pragma: no cover - the parser and the scan agree on JSON
+        return None
+    budget = _rewrite_budget(len(body))
+    for match in _NOT_JS_FLOAT.finditer(lines, first.start()):
+        if not budget:
+            return None
+        budget -= 1
+        index = lines.count("\n", 0, match.start())
+        token = floats[index]
+        head, tail = parts[2 * index], parts[2 * index + 1]
+        try:
+            parts[2 * index] = head[: len(head) - (len(token) - len(tail))]
+            parts[2 * index + 1] = _rewritten(token).encode()
+        except ValueError:
+            return None
+    return b"".join(parts)
+
+
+def _decode_odd_escapes(inside: bytes) -> bytes | None:
+    """String contents with every escape JavaScript writes otherwise replaced by what it writes.
+
+    All of them at once: one split, one ``json.loads`` of them as a list, one encoder
+    call, one split of its output (in which escaped backslashes and quotes are swapped
+    for NUL and SOH again, so that ``","`` only separates items).
+    """
+    parts = _SPLIT_ODD_ESCAPES.split(inside)
+    escapes = parts[1::2]
+    try:
+        decoded = json.loads(b'["' + b'","'.join(escapes) + b'"]')
+        written = _ENCODE(decoded).encode("utf-8")  # a lone surrogate fails here
+    except (ValueError, UnicodeEncodeError):
+        return None
+    items = _ESCAPED_QUOTE.sub(b"\x01", _ESCAPED_BACKSLASH.sub(b"\x00", written))[2:-2].split(b'","')
+    if len(items) != len(escapes):  # pragma: no cover - every item is one string
+        return None
+    parts[1::2] = items
+    return b"".join(parts)
+
+
+# --- by the C encoder -----------------------------------------------------------------------
+# json.loads, then the C encoder. A float must not go through the encoder (Python's repr
+# differs from JavaScript's, and formatting a double costs up to four times parsing it),
+# so the parser hands each float token to ``str.__mod__`` (C, no Python frame) and gets
+# it back *marked*: as a string between two pairs of surrogates that no parsed body can
+# hold (json.loads joins an escaped high surrogate and the low one after it into one
+# character). The encoder writes it as "<mark>1.5<mark>", and two str.replace calls
+# remove the quotes and marks; a regular expression finds the floats to rewrite.
+
+_START = "\ud800\udc00"
+_END = "\ud800\udc01"
+_MARKED = (_START + "%s" + _END).__mod__
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(name)  # NaN, Infinity, -Infinity
+
+
+class _Marks:
+    """The marks around a float as one encoder writes them, and the floats to rewrite."""
+
+    def __init__(self, start: str, end: str) -> None:
+        self.start = '"' + start
+        self.end = end + '"'
+        ahead = _js_float(re.escape(end))
+        self.to_rewrite = re.compile(re.escape(self.start) + "(?!" + ahead + '")([^"]*)' + re.escape(self.end))
+
+
+# Built once (json.loads and json.dumps with options build them on every call). The
+# encoders write as JSON.stringify does: compact; a parsed value has no cycle to look
+# for, and no float (each is a marked string). The ASCII encoder is a tenth faster and
+# writes the same for a body with neither a backslash nor a non-ASCII byte (then every
+# string is ASCII); it writes the marks as escapes.
+_DECODE = json.JSONDecoder(parse_float=_MARKED, parse_constant=_reject_constant).decode
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_MARKS = _Marks(_START, _END)
+_MARKS_ASCII = _Marks(json.dumps(_START)[1:-1], json.dumps(_END)[1:-1])
+
+
+def _by_encoder(body: bytes) -> Compact | None:
+    ascii_only = b"\\" not in body and body.isascii()
+    marks = _MARKS_ASCII if ascii_only else _MARKS
+    try:
+        value = _DECODE(body.decode("utf-8"))
+        out = (_ENCODE_ASCII if ascii_only else _ENCODE)(value)
+    except (ValueError, RecursionError):
+        # Not UTF-8 or not JSON, NaN, integers beyond Python's digit limit, nesting beyond
+        # the recursion limit.
+        return None
+    if marks.start in out:
+        value = None  # a float: the verifier parses the signed string for the events
+        pieces: list[str] = []
+        end = 0
+        budget = _rewrite_budget(len(body))
+        for match in marks.to_rewrite.finditer(out):
+            if not budget:
+                return None
+            budget -= 1
+            try:
+                pieces += (out[end : match.start()], _rewritten(match[1]))
+            except ValueError:
+                return None
+            end = match.end()
+        pieces.append(out[end:])
+        out = "".join(pieces).replace(marks.start, "").replace(marks.end, "")
+    try:
+        return Compact(out.encode("utf-8"), value)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate escape in the body: not strict JSON, no compact form
