@@ -6,7 +6,7 @@ The core imports nothing outside the standard library; the framework adapters li
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
 from ._batch import AuditBatch
-from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore, exactly_once
+from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -17,6 +17,7 @@ from ._errors import (
     VerificationError,
 )
 from ._events import Action, AuditEvent, Severity
+from ._exactly_once import exactly_once, exactly_once_async
 from ._postgres_store import AsyncPostgresDedupeStore, PostgresDedupeStore
 from ._redis_store import AsyncRedisDedupeStore, RedisDedupeStore
 from ._signature import SignedForm, sign
@@ -55,6 +56,7 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "exactly_once",
+    "exactly_once_async",
     "sign",
     "verify",
 ]

@@ -26,8 +26,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ._adapter import BodyCollector, error_response
 from ._errors import VerificationError
+from ._request import WebhookRequest, error_response
 from ._verifier import Verifier
 
 __all__ = ["ASGIApp", "BodyLimit"]
@@ -59,10 +59,9 @@ class BodyLimit:
         if scope.get("type") != "http" or _path_info(scope) not in self.paths:
             await self.app(scope, receive, send)
             return
-        verifier = self.verifier()
         try:
-            verifier.check_content_length(_content_length(scope))
-            body = await _read(receive, verifier.max_body_bytes)
+            incoming = WebhookRequest(self.verifier(), str(scope.get("method", "")), _content_length(scope))
+            body = await _read(receive, incoming)
         except VerificationError as exc:
             await _refuse(exc, receive, send)
             return
@@ -84,8 +83,7 @@ def _content_length(scope: Scope) -> str | None:
     return values.pop().decode("latin-1") if values else None
 
 
-async def _read(receive: Receive, limit: int) -> bytes | None:
-    collector = BodyCollector(limit)
+async def _read(receive: Receive, incoming: WebhookRequest) -> bytes | None:
     while True:
         message = await receive()
         if message.get("type") == "http.disconnect":
@@ -94,9 +92,9 @@ async def _read(receive: Receive, limit: int) -> bytes | None:
             continue
         chunk = message.get("body", b"")
         if chunk:
-            collector.add(chunk)  # raises PayloadTooLarge past the limit, logged once
+            incoming.feed(chunk)  # raises PayloadTooLarge past the limit, logged once
         if not message.get("more_body", False):
-            return collector.body()
+            return incoming.body
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -1,11 +1,11 @@
-"""Exactly-once handling: the dedupe store protocol, the rules every store shares, :func:`exactly_once`.
+"""Dedupe stores: the protocol, the rules every store shares, and the in-memory store.
 
 Descope sends no delivery id and (as far as anyone has documented) redelivers what was
 not acknowledged with a 2xx, so the same event can arrive twice, even twice at once on
-two workers. :func:`exactly_once` claims every event of a verified batch in a
-:class:`DedupeStore` *before* the handler runs and hands the handler only the events it
-claimed. A claim is a *lease*: the event is recorded in progress, held by this request's
-owner token until the lease expires; the handler's success marks it completed for the
+two workers. A request claims every event of a verified batch in a :class:`DedupeStore`
+*before* the handler runs and hands the handler only the events it claimed (``_claim.py``).
+A claim is a *lease*: the event is recorded in progress, held by this request's owner
+token until the lease expires; the handler's success marks it completed for the
 ``ttl``; its failure releases the lease, so that the redelivery is processed. A process
 killed mid-handler releases nothing, but its leases expire. See docs/reliability.md.
 
@@ -22,14 +22,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import Enum
 from typing import Protocol, Union, runtime_checkable
 
-from ._batch import AuditBatch
 from ._errors import ConfigurationError
 
 __all__ = [
@@ -44,15 +41,11 @@ __all__ = [
     "LeasedStore",
     "MemoryDedupeStore",
     "TTLArg",
-    "batch_keys",
     "check_keys",
     "check_owner",
     "check_prefix",
-    "checked_states",
-    "exactly_once",
     "is_async_store",
     "new_owner",
-    "split_batch",
     "ttl_seconds",
 ]
 
@@ -344,112 +337,3 @@ class MemoryDedupeStore(LeasedStore):
                 record = self._leases.get(key)
                 if record is not None and record[0] == owner:
                     del self._leases[key]
-
-
-# --- exactly_once ----------------------------------------------------------------------------
-# Split in steps so that an async form (and the adapters) reuse them: owner and keys, the
-# store's answer checked, the batch split by it, then complete or release.
-
-
-def batch_keys(batch: AuditBatch) -> list[str]:
-    """The distinct fingerprints of ``batch``'s events, in order of first appearance."""
-    return list(dict.fromkeys(event.fingerprint for event in batch.events))
-
-
-def checked_states(store: object, keys: Sequence[str], states: object) -> list[ClaimState]:
-    """``states`` if it is one :class:`ClaimState` per key; a :class:`TypeError` otherwise."""
-    if not isinstance(states, list) or len(states) != len(keys):
-        count = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
-        raise TypeError(f"{type(store).__name__}.claim returned {count} results for {len(keys)} keys")
-    if not all(isinstance(state, ClaimState) for state in states):
-        raise TypeError(f"{type(store).__name__}.claim must return ClaimState values")
-    return states
-
-
-def split_batch(batch: AuditBatch, keys: Sequence[str], states: Sequence[ClaimState]) -> tuple[AuditBatch, list[str]]:
-    """The batch holding only the claimed events (counts set), and the claimed keys.
-
-    ``duplicates`` grows by the events completed earlier and the repeats inside the
-    batch; ``in_progress`` by the distinct events another request holds.
-    """
-    state_of = dict(zip(keys, states, strict=True))
-    seen: set[str] = set()
-    events = []
-    in_progress = 0
-    for event in batch.events:
-        key = event.fingerprint
-        if key in seen:
-            continue
-        seen.add(key)
-        state = state_of[key]
-        if state is ClaimState.CLAIMED:
-            events.append(event)
-        elif state is ClaimState.IN_PROGRESS:
-            in_progress += 1
-    dropped = len(batch.events) - len(events)
-    fresh = replace(
-        batch,
-        events=tuple(events),
-        duplicates=batch.duplicates + dropped - in_progress,
-        in_progress=batch.in_progress + in_progress,
-    )
-    claimed = [key for key, state in zip(keys, states, strict=True) if state is ClaimState.CLAIMED]
-    return fresh, claimed
-
-
-@contextmanager
-def exactly_once(batch: AuditBatch, store: DedupeStore | None) -> Iterator[AuditBatch]:
-    """Claim the batch's events, run the body with only the claimed ones, then complete or release them.
-
-    The yielded batch is ``batch`` with ``events`` reduced to those this call claimed;
-    ``duplicates`` counts the events dropped as completed earlier or repeated inside the
-    batch, ``in_progress`` those held by another request's unexpired lease. It may be
-    empty: the body still runs. When the body ends normally the claims are completed
-    (kept for the store's ``ttl``); on any exception in the body (including
-    cancellation) they are released and the exception propagates, so that the caller
-    answers 5xx and the redelivery is processed. A store that fails on ``claim`` fails
-    the call before the body runs; one that fails on ``complete`` is logged, not raised
-    (the work is done; the leases expire). With ``store=None`` the batch is yielded
-    unchanged.
-
-        with exactly_once(batch, store) as new:
-            for event in new:
-                save(event)
-    """
-    if store is None:
-        yield batch
-        return
-    if is_async_store(store):
-        raise TypeError(f"{type(store).__name__} is an async store; exactly_once takes a sync DedupeStore")
-    owner = new_owner()
-    keys = batch_keys(batch)
-    states: list[ClaimState] = []
-    if keys:
-        answer = store.claim(keys, owner)
-        try:
-            states = checked_states(store, keys, answer)
-        except TypeError:
-            _release(store, keys, owner)  # only this owner's records go: safe for every key
-            raise
-    fresh, claimed = split_batch(batch, keys, states)
-    try:
-        yield fresh
-    except BaseException:
-        if claimed:
-            _release(store, claimed, owner)
-        raise
-    if claimed:
-        try:
-            store.complete(claimed, owner)
-        except Exception:
-            # The handler's work is done: answering 5xx would bring a redelivery that runs
-            # it again once the leases expire. The leases expire on their own.
-            logger.exception("descope_audit_hook: could not complete %d dedupe claims", len(claimed))
-
-
-def _release(store: DedupeStore, keys: Sequence[str], owner: str) -> None:
-    try:
-        store.release(keys, owner)
-    except Exception:
-        # The handler's exception matters more; the leases expire on their own.
-        logger.exception("descope_audit_hook: could not release %d dedupe claims", len(keys))

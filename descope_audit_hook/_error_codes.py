@@ -79,6 +79,12 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "not a `POST` (with `Allow: POST`); also `serve` for a method a path does not take"),
     ErrorCode("incomplete_body", 400, "VerificationError", ADAPTERS,
               "the client sent less than its `Content-Length`, or went away mid-body"),
+    ErrorCode("events_in_progress", 503, "RetryLater", ADAPTERS,
+              "with a dedupe store: another request holds some events of the delivery; the events this request "
+              "claimed were handled and completed; `Retry-After` (a tenth of the store's lease, 1 to 60 s)"),
+    ErrorCode("dedupe_unavailable", 503, "RetryLater", ADAPTERS,
+              "with a dedupe store: the store failed to claim (down, restarting, a timeout); the handler did not "
+              "run; `Retry-After` as above"),
     # --- serve: the reference receiver's own pages and server ---------------------------------
     ErrorCode("invalid_host", 400, "VerificationError", SERVE,
               "a `Host` the receiver does not serve (the DNS-rebinding defence, `--allowed-host`)"),
@@ -93,7 +99,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "a login or logout form whose CSRF value is missing, expired or wrong, or a cross-site form"),
     ErrorCode("page_token_required", 403, "Forbidden", SERVE,
               "the audit page without `--page-token`, from a client or on a server not on loopback"),
-    ErrorCode("not_found", 404, "", SERVE,
+    ErrorCode("not_found", 404, "NotFound", SERVE,
               "no such path"),
     ErrorCode("request_timeout", 408, "RequestTimeout", SERVE,
               "the request (headers and body) did not arrive within the server's time limit"),

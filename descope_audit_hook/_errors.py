@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import NoReturn
 
 __all__ = [
     "AuthenticationError",
@@ -21,8 +22,10 @@ __all__ = [
     "MethodNotAllowed",
     "PayloadError",
     "PayloadTooLarge",
+    "RetryLater",
     "SignatureError",
     "VerificationError",
+    "missing_framework",
 ]
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
@@ -100,11 +103,41 @@ class PayloadTooLarge(VerificationError):
 
 
 class MethodNotAllowed(VerificationError):
-    """The webhook only accepts ``POST`` (405)."""
+    """The webhook only accepts ``POST`` (405); ``allowed`` names the methods a path takes."""
 
     status_code = 405
     default_code = "method_not_allowed"
 
-    def __init__(self) -> None:
+    def __init__(self, allowed: str = "POST") -> None:
         # The offending method is not echoed: it is attacker-controlled text.
-        super().__init__("only POST is accepted", headers={"Allow": "POST"})
+        super().__init__(f"only {allowed} is accepted", headers={"Allow": allowed})
+
+
+class RetryLater(VerificationError):
+    """The delivery is sound but cannot be acknowledged yet (503, with ``Retry-After``).
+
+    Raised by no verifier: the exactly-once path answers it when some events of the
+    delivery are still being handled by another request (``events_in_progress``), or when
+    the dedupe store failed (``dedupe_unavailable``). ``retry_after``: seconds.
+    """
+
+    status_code = 503
+    default_code = "events_in_progress"
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+def missing_framework(module: str, extra: str, framework: str, cause: ImportError) -> NoReturn:
+    """Raise the error of an adapter whose framework, or one of the framework's own
+    dependencies (Django's ``asgiref``, Flask's ``werkzeug``, Starlette's ``anyio``), cannot
+    be imported: it names the pip extra that installs them all. An import error in one of
+    our own modules is a bug, not a missing install, and is raised as it is.
+    """
+    if (cause.name or "").partition(".")[0] == "descope_audit_hook":
+        raise cause
+    raise ImportError(
+        f"descope_audit_hook.{module} needs {framework}, which is not installed or not completely ({cause}): "
+        f'pip install "descope-audit-hook[{extra}]"'
+    ) from cause

@@ -1,78 +1,36 @@
 """Django: a view decorator, ``@audit_webhook(verifier)``, or a middleware for configured paths.
 
-The decorator::
+::
 
-    from descope_audit_hook.django import audit_webhook
-
-    @audit_webhook()                      # the verifier from settings, see below
-    def descope_audit(request, batch):
-        ...
-        return JsonResponse({"received": len(batch)})
-
-The middleware (``request.descope_audit`` holds the batch in the view)::
+    @audit_webhook()                         # the verifier from settings
+    def descope_audit(request, batch): ...
 
     MIDDLEWARE = [..., "descope_audit_hook.django.AuditWebhookMiddleware", ...]
-    DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit/"]}
+    DESCOPE_AUDIT_WEBHOOK = {"PATHS": ["/descope/audit/"]}       # request.descope_audit in the view
 
-Under ASGI, wrap the application so that the size limit holds before Django reads the
-body (``asgi.py``)::
+    application = AuditWebhookBodyLimit(get_asgi_application())   # asgi.py: the size limit before Django reads
 
-    application = AuditWebhookBodyLimit(get_asgi_application())
-
-A rejected request never reaches the view: it is answered ``{"error": code, "message":
-...}`` as JSON with the error's status (401, 400, 413; 405 for anything but ``POST``) and
-headers (``WWW-Authenticate``, ``Allow``).
-
-Settings:
-
-``DESCOPE_AUDIT_WEBHOOK`` (a dict, all keys optional except ``PATHS`` for the middleware)
-    ``PATHS``: the exact request paths (``request.path_info``) the middleware verifies.
-    ``VERIFIER``: a ready :class:`~descope_audit_hook.Verifier`.
-    ``DEDUPE``: a :class:`~descope_audit_hook.DedupeStore` (or its dotted import path)
-    for the middleware. The verifier keys below may also be given here, without the
-    ``DESCOPE_AUDIT_`` prefix (``"HMAC_SECRET": ...``).
-``DESCOPE_AUDIT_HMAC_SECRET``, ``DESCOPE_AUDIT_BEARER_TOKEN``, ... (top-level settings)
-    named like the environment variables of ``Verifier.from_env``; each one missing
-    from the settings is read from the environment.
-
-A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md;
-``DESCOPE_AUDIT_BEARER_VALIDATOR = "myapp.auth:validate"``): the middleware and
-synchronous views call it in the request's thread, so it must be a plain function there
-(an ``async def`` one is refused with ``ConfigurationError``). An ``async def`` view
-awaits an ``async def`` validator and runs a plain one in a worker thread, off the
-event loop.
-
-CSRF and login: the webhook carries no cookie and no session. The decorator marks the
-view ``csrf_exempt`` and ``login_not_required``. The middleware tells
-``CsrfViewMiddleware`` that a verified request has been checked (the credential and
-signature stand in for the CSRF token); with ``LoginRequiredMiddleware`` the view behind
-a webhook path must be marked ``@login_not_required`` (Django's rule for every public
-view), and the middleware raises ``ImproperlyConfigured`` if it is not, rather than let
-the delivery be redirected to a login page.
+Only Django's idiom lives here: the settings, the request in and the response out, CSRF
+and login. The request path is ``_request.py``, exactly-once ``_claim.py``.
+docs/django.md documents the settings (``DESCOPE_AUDIT_WEBHOOK``: ``PATHS``,
+``VERIFIER``, ``DEDUPE`` and the verifier keys; top-level ``DESCOPE_AUDIT_*``), token
+validators (a plain function for the middleware and sync views; an ``async def`` view
+awaits an async one and runs a plain one in a worker thread), CSRF and login.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
-from ._adapter import (
-    HandlerFailed,
-    check_dedupe,
-    error_response,
-    incomplete_body,
-    missing_framework,
-    read_bounded,
-    reject,
-    require_sync,
-    run_once,
-)
 from ._asgi import ASGIApp, BodyLimit
 from ._batch import AuditBatch
-from ._dedupe import DedupeStore, exactly_once, is_async_store
-from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
+from ._claim import Claim, check_store
+from ._dedupe import DedupeStore, is_async_store
+from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
+from ._request import WebhookRequest, error_response, incomplete_body, require_sync
 from ._settings import MAPPING_KEYS, PREFIX, Source, load_verifier, prefixed
 from ._verifier import Verifier
 
@@ -92,17 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     missing_framework("django", "django", "Django", exc)
 
 
-__all__ = [
-    "SETTING",
-    "AuditWebhookBodyLimit",
-    "AuditWebhookMiddleware",
-    "CacheDedupeStore",
-    "Decorator",
-    "audit_webhook",
-    "read_body",
-    "settings_verifier",
-    "verify_request",
-]
+__all__ = ["SETTING", "AuditWebhookBodyLimit", "AuditWebhookMiddleware", "CacheDedupeStore", "audit_webhook"]
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=HttpResponseBase)
@@ -111,6 +59,7 @@ R = TypeVar("R", bound=HttpResponseBase)
 SETTING = "DESCOPE_AUDIT_WEBHOOK"
 _KNOWN_KEYS = frozenset({"PATHS", "DEDUPE", *MAPPING_KEYS})
 _LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+_SYNC_VIEW = "a synchronous Django view"
 
 _cache: dict[str, Verifier] = {}
 
@@ -133,7 +82,7 @@ def _webhook_settings() -> Mapping[str, Any]:
     return conf
 
 
-def settings_verifier() -> Verifier:
+def _settings_verifier() -> Verifier:
     """The verifier the settings describe (built once, rebuilt when a ``DESCOPE_AUDIT*`` setting changes).
 
     Order: ``DESCOPE_AUDIT_WEBHOOK["VERIFIER"]``; else each verifier key from
@@ -148,53 +97,40 @@ def settings_verifier() -> Verifier:
     return cached
 
 
-def read_body(request: HttpRequest, verifier: Verifier) -> bytes:
-    """The request's raw body, read with the verifier's size limit (see the Flask adapter's twin).
-
-    Afterwards ``request.body`` still works in the view: it returns the bytes read here.
-    """
-    declared = request.META.get("CONTENT_LENGTH")
-    verifier.check_content_length(declared)
+def _read(request: HttpRequest, incoming: WebhookRequest) -> None:
+    """Feed ``incoming`` the request's raw body; afterwards ``request.body`` still works in the view."""
     read = request.read
     stream = request.META.get("wsgi.input")
-    if not declared and request.META.get("wsgi.input_terminated") and stream is not None:
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("wsgi.input_terminated") and stream is not None:
         # A chunked request (no Content-Length). Django wraps wsgi.input in a stream of
         # length 0 and would hand us nothing; a server that sets wsgi.input_terminated
         # (gunicorn) has de-chunked the body and ends the stream itself, so read it there.
         read = stream.read
     try:
-        body = read_bounded(read, verifier.max_body_bytes)
+        incoming.read(read)
     except VerificationError:
         raise
     except Exception:
         # UnreadablePostError (the client went away), the server's own error for a body
         # shorter than its Content-Length: the body could not be read, a 400, not a 500.
-        raise reject(incomplete_body()) from None
+        raise incomplete_body() from None
     # HttpRequest.body is the cached ``_body`` once it was read; we read the stream
     # ourselves (bounded, which ``.body`` is not under ASGI), so hand the view the same
     # bytes instead of RawPostDataException.
-    request._body = body
-    request._stream = io.BytesIO(body)
-    return body
+    request._body = incoming.body
+    request._stream = io.BytesIO(incoming.body)
 
 
-def verify_request(request: HttpRequest, verifier: Verifier) -> AuditBatch:
-    """Verify a request: method, size, credentials, signature, payload."""
-    if request.method != "POST":
-        raise reject(MethodNotAllowed())
-    return verifier.verify(read_body(request, verifier), request.headers)
+def _received(request: HttpRequest, verifier: Verifier) -> WebhookRequest:
+    """The request on the one request path, its body read: ready to :meth:`~WebhookRequest.finish`."""
+    incoming = WebhookRequest(verifier, request.method or "", request.META.get("CONTENT_LENGTH"))
+    _read(request, incoming)
+    return incoming
 
 
-async def _verify_request_async(request: HttpRequest, verifier: Verifier) -> AuditBatch:
-    # The body is already in memory (ASGIRequest spools it before the view runs); only the
-    # token validator may wait, and it is awaited, or run in a worker thread.
-    if request.method != "POST":
-        raise reject(MethodNotAllowed())
-    return await verifier.verify_async(read_body(request, verifier), request.headers, run_sync=_in_worker_thread)
-
-
-async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
-    return await sync_to_async(func, thread_sensitive=False)(token)
+async def _in_worker_thread(func: Callable[..., Any], *args: Any) -> Any:
+    # A synchronous token validator or dedupe store, off the event loop (it may block).
+    return await sync_to_async(func, thread_sensitive=False)(*args)
 
 
 def _error(exc: VerificationError) -> HttpResponse:
@@ -207,11 +143,15 @@ def _status(response: HttpResponseBase) -> int:
     return response.status_code
 
 
+def _answer(outcome: HttpResponseBase | RetryLater) -> HttpResponseBase:
+    return _error(outcome) if isinstance(outcome, RetryLater) else outcome
+
+
 _View = Callable[Concatenate[HttpRequest, AuditBatch, P], R]
 _Wrapped = Callable[Concatenate[HttpRequest, P], "R | HttpResponse"]
 
 
-class Decorator(Protocol):
+class _Decorator(Protocol):
     """What ``audit_webhook()`` returns: it keeps a view sync or async, as it was."""
 
     @overload
@@ -223,88 +163,68 @@ class Decorator(Protocol):
     def __call__(self, view: _View[P, R]) -> _Wrapped[P, R]: ...
 
 
-def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> Decorator:
+def audit_webhook(verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> _Decorator:
     """Decorate a view ``view(request, batch, *args, **kwargs)`` that runs only for a verified delivery.
 
     ``verifier=None`` uses the verifier from settings. The view is marked
     ``csrf_exempt`` and ``login_not_required``; any method but ``POST`` gets 405. The
-    batch is also on ``request.descope_audit``. ``dedupe``: the view then sees only the
-    events it claimed, and if it raises or answers 5xx the claims are released so
-    that the redelivery is processed.
+    batch is also on ``request.descope_audit``. ``dedupe``: a sync store; the view then
+    sees only the events it claimed. A 2xx completes the claims; any other answer, or an
+    exception, releases them so that the redelivery is processed. While another request
+    holds some events, or if the store fails, the answer is a 503 with ``Retry-After``.
     """
     if verifier is not None and not isinstance(verifier, Verifier):
         raise ConfigurationError("audit_webhook() takes a Verifier (or None to read the settings)")
-    check_dedupe(dedupe)
+    check_store(dedupe, allow_async=False)
+
+    def active() -> Verifier:
+        return verifier if verifier is not None else _settings_verifier()
 
     def decorate(view: _View[P, R]) -> _Wrapped[P, R]:
         if verifier is not None and not iscoroutinefunction(view):
-            require_sync(verifier, "a synchronous Django view")
+            require_sync(verifier, _SYNC_VIEW)
 
-        def verified(request: HttpRequest) -> AuditBatch | HttpResponse:
-            active = verifier if verifier is not None else settings_verifier()
-            try:
-                return verify_request(request, require_sync(active, "a synchronous Django view"))
-            except VerificationError as exc:
-                return _error(exc)
+        def handler(request: HttpRequest, args: Any, kwargs: Any) -> Callable[[AuditBatch], Any]:
+            def handle(fresh: AuditBatch) -> Any:
+                request.descope_audit = fresh  # type: ignore[attr-defined]
+                return view(request, fresh, *args, **kwargs)
 
-        async def verified_async(request: HttpRequest) -> AuditBatch | HttpResponse:
-            active = verifier if verifier is not None else settings_verifier()
-            try:
-                return await _verify_request_async(request, active)
-            except VerificationError as exc:
-                return _error(exc)
+            return handle
 
         wrapper: _Wrapped[P, R]
         if iscoroutinefunction(view):
             # An ``async def`` view stays async. The verification is CPU work on bytes
             # already received; a token validator is awaited (a plain one runs in a worker
             # thread), and the dedupe store may block (a SQLite lock, a cache round trip),
-            # so its claim and release run in a worker thread, off the event loop.
+            # so its calls run in a worker thread, off the event loop.
             @functools.wraps(view)
             async def async_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-                batch = await verified_async(request)
-                if isinstance(batch, HttpResponse):
-                    return batch
-                if dedupe is None:
-                    request.descope_audit = batch  # type: ignore[attr-defined]
-                    return await view(request, batch, *args, **kwargs)
-                manager = exactly_once(batch, dedupe)
-                fresh = await sync_to_async(manager.__enter__, thread_sensitive=False)()
-                request.descope_audit = fresh  # type: ignore[attr-defined]
-                finish = sync_to_async(manager.__exit__, thread_sensitive=False)
                 try:
-                    response = await view(request, fresh, *args, **kwargs)
-                except BaseException as exc:  # cancellation included: release, then go on
-                    await finish(type(exc), exc, exc.__traceback__)
-                    raise
-                if response.status_code >= 500:
-                    # Failed as surely as if it had raised: the sender will redeliver.
-                    failure = HandlerFailed()
-                    await finish(HandlerFailed, failure, None)
-                else:
-                    await finish(None, None, None)  # success: the claims are completed
-                return response
+                    batch = await _received(request, active()).finish_async(request.headers, run_sync=_in_worker_thread)
+                except VerificationError as exc:
+                    return _error(exc)
+                handle = cast("Callable[[AuditBatch], Awaitable[R]]", handler(request, args, kwargs))
+                outcome = await Claim(batch, dedupe).run_async(handle, _status, offload=_in_worker_thread)
+                return _answer(outcome)
 
             wrapper = cast("_Wrapped[P, R]", async_wrapper)
         else:
 
             @functools.wraps(view)
             def sync_wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
-                batch = verified(request)
-                if isinstance(batch, HttpResponse):
-                    return batch
-
-                def handle(fresh: AuditBatch) -> R:
-                    request.descope_audit = fresh  # type: ignore[attr-defined]
-                    return view(request, fresh, *args, **kwargs)
-
-                return run_once(batch, dedupe, handle, _status)
+                try:
+                    batch = _received(request, require_sync(active(), _SYNC_VIEW)).finish(request.headers)
+                except VerificationError as exc:
+                    return _error(exc)
+                handle = cast("Callable[[AuditBatch], R]", handler(request, args, kwargs))
+                outcome = Claim(batch, dedupe).run(handle, _status)
+                return cast("R", _answer(outcome))
 
             wrapper = sync_wrapper
         marked: _Wrapped[P, R] = login_not_required(csrf_exempt(wrapper))
         return marked
 
-    return cast(Decorator, decorate)
+    return cast(_Decorator, decorate)
 
 
 class AuditWebhookMiddleware:
@@ -331,7 +251,7 @@ class AuditWebhookMiddleware:
             raise ImproperlyConfigured(f'settings.{SETTING}["PATHS"] must be a non-empty list of paths starting with /')
         self.paths = frozenset(paths)
         # Built now, so that a broken configuration stops the app at start-up.
-        self.verifier = require_sync(settings_verifier(), "AuditWebhookMiddleware")
+        self.verifier = require_sync(_settings_verifier(), "AuditWebhookMiddleware")
         dedupe = conf.get("DEDUPE")
         if isinstance(dedupe, str):
             dedupe = import_string(dedupe)
@@ -344,7 +264,7 @@ class AuditWebhookMiddleware:
         if request.path_info not in self.paths:
             return self.get_response(request)
         try:
-            batch = verify_request(request, self.verifier)
+            batch = _received(request, self.verifier).finish(request.headers)
         except VerificationError as exc:
             return _error(exc)
         # CsrfViewMiddleware.process_view skips a request it is told was checked (the flag
@@ -358,7 +278,8 @@ class AuditWebhookMiddleware:
             request.descope_audit = fresh  # type: ignore[attr-defined]
             return self.get_response(request)
 
-        return run_once(batch, self.dedupe, handle, _status)
+        outcome = Claim(batch, self.dedupe).run(handle, _status)
+        return _answer(outcome)
 
     @staticmethod
     def _check_login_exempt(request: HttpRequest) -> None:
@@ -399,8 +320,8 @@ class AuditWebhookBodyLimit(BodyLimit):
                 f'AuditWebhookBodyLimit needs the webhook paths: settings.{SETTING}["PATHS"] or paths=[...]'
             )
         if verifier is None:
-            settings_verifier()  # built now, so that a broken configuration stops the app at start-up
-            super().__init__(application, chosen, settings_verifier)
+            _settings_verifier()  # built now, so that a broken configuration stops the app at start-up
+            super().__init__(application, chosen, _settings_verifier)
         elif isinstance(verifier, Verifier):
             fixed = verifier
             super().__init__(application, chosen, lambda: fixed)

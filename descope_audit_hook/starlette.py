@@ -1,42 +1,23 @@
 """Starlette and FastAPI: ``hook = AuditWebhook(verifier)``; ``batch = await hook(request)``.
 
-FastAPI, as a dependency::
+::
 
-    hook = AuditWebhook(Verifier.from_env())
+    hook = AuditWebhook(Verifier.from_env(), dedupe=store)
 
-    @app.post("/descope/audit")
-    def descope_audit(batch: Annotated[AuditBatch, Depends(hook)]):
-        ...
-
-Starlette, in an endpoint::
-
-    async def descope_audit(request):
-        batch = await hook(request)
-        ...
-
-A rejected request raises :class:`AuditWebhookError`, a Starlette ``HTTPException``
-with the error's status (401, 400, 413; 405 for anything but ``POST``), headers
-(``WWW-Authenticate``, ``Allow``) and the short message as ``detail``. Unhandled, it is
-answered the framework's way: FastAPI sends ``{"detail": "<message>"}`` as JSON,
-Starlette the message as plain text. ``install_error_handler(app)`` makes both answer
-this library's JSON, ``{"error": "<code>", "message": "<message>"}``, as the Flask and
-Django adapters do.
-
-A Bearer token validator (the connector's OAuth 2.0 type, see docs/oauth.md) may be
-``async def``: it is awaited. A plain function runs in a worker thread
-(``anyio.to_thread``), so that a JWKS fetch or an introspection call never blocks the
-event loop.
-
-Exactly once: a dependency cannot see whether the endpoint then failed, so the
-deduplication runs around the code that handles the events::
-
-    hook = AuditWebhook(verifier, dedupe=SQLiteDedupeStore("dedupe.db"))
-
+    @app.post("/descope/audit")                                   # FastAPI, as a dependency
     async def descope_audit(batch: Annotated[AuditBatch, Depends(hook)]):
-        async with hook.exactly_once(batch) as new:   # only the events this request claimed
-            await store(new)                          # raises: claims released, 500
+        async with hook.exactly_once(batch) as new:               # only the events this request claimed
+            await save(new)
 
-or, in one call, ``return await hook.handle(request, handler)``.
+    async def descope_audit(request):                             # Starlette, in one call
+        return await hook.handle(request, save_and_answer)
+
+A rejected request raises :class:`AuditWebhookError`, a Starlette ``HTTPException`` with
+the error's status, headers and short message; ``install_error_handler(app)`` answers it
+with this library's JSON, ``{"error": "<code>", "message": "<message>"}``. A token
+validator may be ``async def`` (awaited); a plain one, and a sync dedupe store, run in a
+worker thread (``anyio.to_thread``). Only Starlette's idiom lives here; the request path is
+``_request.py``, exactly-once ``_claim.py``; docs/starlette.md and docs/fastapi.md say more.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads ``AuditWebhook.__call__``'s
@@ -47,18 +28,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
-from ._adapter import (
-    BodyCollector,
-    HandlerFailed,
-    check_dedupe,
-    error_response,
-    incomplete_body,
-    missing_framework,
-    reject,
-)
 from ._batch import AuditBatch
-from ._dedupe import DedupeStore, exactly_once
-from ._errors import ConfigurationError, MethodNotAllowed, VerificationError
+from ._claim import AnyStore, Claim, check_store
+from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
+from ._exactly_once import claimed_async
+from ._request import WebhookRequest, error_response, incomplete_body
 from ._verifier import Verifier
 
 try:
@@ -71,14 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     missing_framework("starlette", "starlette", "Starlette", exc)
 
-__all__ = [
-    "AuditWebhook",
-    "AuditWebhookError",
-    "error_handler",
-    "error_response_for",
-    "install_error_handler",
-    "read_body",
-]
+__all__ = ["AuditWebhook", "AuditWebhookError", "error_handler", "install_error_handler"]
 
 T = TypeVar("T")
 
@@ -92,8 +59,7 @@ class AuditWebhookError(HTTPException):
         self.error = error
 
 
-def error_response_for(error: VerificationError) -> Response:
-    """The library's JSON answer for ``error``: ``{"error": code, "message": ...}``."""
+def _error_response(error: VerificationError) -> Response:
     status, body, headers = error_response(error)
     media_type = headers.pop("Content-Type")
     return Response(body, status_code=status, headers=headers, media_type=media_type)
@@ -103,7 +69,7 @@ async def error_handler(request: Request, exc: Exception) -> Response:
     """Starlette/FastAPI exception handler answering :class:`AuditWebhookError` with the library's JSON."""
     if not isinstance(exc, AuditWebhookError):
         raise exc
-    return error_response_for(exc.error)
+    return _error_response(exc.error)
 
 
 def install_error_handler(app: Starlette) -> None:
@@ -111,29 +77,32 @@ def install_error_handler(app: Starlette) -> None:
     app.add_exception_handler(AuditWebhookError, error_handler)
 
 
-async def read_body(request: Request, verifier: Verifier) -> bytes:
-    """The raw body, streamed; reading stops as soon as ``max_body_bytes`` is passed.
-
-    A declared ``Content-Length`` above the limit is refused before anything is read.
-    Raises :class:`~descope_audit_hook.VerificationError`.
-    """
-    verifier.check_content_length(request.headers.get("content-length"))
-    collector = BodyCollector(verifier.max_body_bytes)
+async def _verified(request: Request, verifier: Verifier) -> AuditBatch:
+    incoming = WebhookRequest(verifier, request.method, request.headers.get("content-length"))
     try:
         async with aclosing(request.stream()) as chunks:
             async for chunk in chunks:
-                collector.add(chunk)
+                incoming.feed(chunk)  # 413 as soon as the limit is passed
     except ClientDisconnect:
-        raise reject(incomplete_body()) from None
-    body = collector.body()
+        raise incomplete_body() from None
+    batch = await incoming.finish_async(request.headers.raw, run_sync=_in_worker_thread)
     # What Request.body() caches, so that the endpoint may still ``await request.body()``.
-    request._body = body
-    return body
+    request._body = incoming.body
+    return batch
 
 
-async def _in_worker_thread(func: Callable[[str], Any], token: str) -> Any:
-    # A synchronous token validator, off the event loop (it may fetch a JWKS or call an introspection endpoint).
-    return await anyio.to_thread.run_sync(func, token)
+async def _in_worker_thread(func: Callable[..., Any], *args: Any) -> Any:
+    # A synchronous token validator or dedupe store, off the event loop (it may do network I/O).
+    return await anyio.to_thread.run_sync(func, *args)
+
+
+def _shielded() -> anyio.CancelScope:
+    # A claim, completion or release is never left half-done by a cancellation.
+    return anyio.CancelScope(shield=True)
+
+
+def _status(result: object) -> int:
+    return result.status_code if isinstance(result, Response) else 200
 
 
 class AuditWebhook:
@@ -141,17 +110,18 @@ class AuditWebhook:
 
     ``verifier=None`` builds one from the ``DESCOPE_AUDIT_*`` environment variables on
     first use (a :class:`~descope_audit_hook.ConfigurationError` then is a 500, never a
-    4xx). ``dedupe``: a :class:`~descope_audit_hook.DedupeStore` for
-    :meth:`exactly_once` and :meth:`handle`.
+    4xx). ``dedupe``: a dedupe store for :meth:`exactly_once` and :meth:`handle`; an
+    :class:`~descope_audit_hook.AsyncDedupeStore` is awaited on the event loop, a sync
+    one runs in a worker thread.
     """
 
     __slots__ = ("_verifier", "dedupe")
 
-    def __init__(self, verifier: Verifier | None = None, *, dedupe: DedupeStore | None = None) -> None:
+    def __init__(self, verifier: Verifier | None = None, *, dedupe: AnyStore | None = None) -> None:
         if verifier is not None and not isinstance(verifier, Verifier):
             raise ConfigurationError("AuditWebhook() takes a Verifier (or None to read the environment)")
         self._verifier = verifier
-        self.dedupe = check_dedupe(dedupe)
+        self.dedupe = check_store(dedupe, allow_async=True)
 
     def __repr__(self) -> str:
         return f"AuditWebhook({self._verifier!r}, dedupe={self.dedupe!r})"
@@ -167,12 +137,8 @@ class AuditWebhook:
 
         The batch is also put on ``request.state.descope_audit``.
         """
-        verifier = self.verifier
         try:
-            if request.method != "POST":
-                raise reject(MethodNotAllowed())
-            body = await read_body(request, verifier)
-            batch = await verifier.verify_async(body, request.headers.raw, run_sync=_in_worker_thread)
+            batch = await _verified(request, self.verifier)
         except VerificationError as exc:
             raise AuditWebhookError(exc) from None
         request.state.descope_audit = batch
@@ -182,41 +148,27 @@ class AuditWebhook:
     async def exactly_once(self, batch: AuditBatch) -> AsyncIterator[AuditBatch]:
         """Claim the batch's events; the body sees only those; success completes them, an exception releases them.
 
-        Without a ``dedupe`` store the batch is passed through unchanged. The store is
-        called in a worker thread (a SQLite claim may wait on a lock; the event loop must
-        not), shielded from cancellation so that a claim is never left half-done.
+        Raise (an ``HTTPException`` for a 4xx, say) to fail the delivery: its claims are
+        released and the redelivery is processed. :class:`AuditWebhookError` (503,
+        ``Retry-After``) is raised before the body if the store fails, and after it while
+        another request holds some events of the delivery. Without a ``dedupe`` store the
+        batch is passed through unchanged. Store calls are shielded from cancellation, so
+        that a claim is never left half-done.
         """
-        if self.dedupe is None:
-            yield batch
-            return
-        manager = exactly_once(batch, self.dedupe)
-        with anyio.CancelScope(shield=True):
-            fresh = await anyio.to_thread.run_sync(manager.__enter__)
-        try:
+        claim = Claim(batch, self.dedupe)
+        async with claimed_async(claim, _in_worker_thread, _shielded, AuditWebhookError) as fresh:
             yield fresh
-        except BaseException as exc:
-            # Cancellation included: the claims are released before it goes on.
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(manager.__exit__, type(exc), exc, exc.__traceback__)
-            raise
-        # Success: the claims are completed, in a worker thread too.
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
 
     async def handle(self, request: Request, handler: Callable[[AuditBatch], Awaitable[T]]) -> T:
         """Verify ``request`` and run ``await handler(batch)`` exactly once per event; return its result.
 
-        If the handler raises, or returns a ``Response`` with a 5xx status, the claims
-        are released so that the redelivery is processed.
+        A 2xx (or a result that is not a ``Response``) completes the claims; any other
+        status, or an exception, releases them so that the redelivery is processed. A
+        failing store, or events held by another request, raise :class:`AuditWebhookError` (503).
         """
         batch = await self(request)
-        outcome: list[T] = []
-        try:
-            async with self.exactly_once(batch) as fresh:
-                outcome.append(await handler(fresh))
-                result = outcome[0]
-                if isinstance(result, Response) and result.status_code >= 500:
-                    raise HandlerFailed
-        except HandlerFailed:
-            pass
-        return outcome[0]
+        claim = Claim(batch, self.dedupe)
+        answer = await claim.run_async(handler, _status, offload=_in_worker_thread, shield=_shielded)
+        if isinstance(answer, RetryLater):
+            raise AuditWebhookError(answer)
+        return answer

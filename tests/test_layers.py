@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "descope_audit_hook"
 LAYERS = ("core", "adapters", "receiver", "cli")
 #: The framework adapters and the private modules only they use (a framework import, the ASGI wrapper).
-ADAPTERS = frozenset({"flask", "django", "starlette", "adapters", "_adapter", "_asgi", "_django_cache"})
+ADAPTERS = frozenset({"flask", "django", "starlette", "adapters", "_asgi", "_django_cache"})
 
 
 def _name(path: Path) -> str:

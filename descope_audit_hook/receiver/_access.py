@@ -29,7 +29,7 @@ from descope_audit_hook._errors import AuthenticationError, ConfigurationError, 
 from descope_audit_hook._headers import collect
 from descope_audit_hook._kinds import parse_int
 
-from ._http import SECURITY_HEADERS, Environ, Forbidden, Response, read_body, request_headers
+from ._http import SECURITY_HEADERS, Environ, Forbidden, Response, read_form, request_headers
 from ._store import EventStore
 
 __all__ = ["LOOPBACK_NAMES", "MIN_TOKEN_LENGTH", "Grant", "PageAccess", "is_loopback"]
@@ -269,7 +269,7 @@ def _form(environ: Environ) -> dict[str, str]:
     if length is None:
         raise PayloadError("a form of at most 4096 bytes with a Content-Length", path=None, code="invalid_form")
     try:
-        text = read_body(environ, _FORM_LIMIT).decode("utf-8")
+        text = read_form(environ, length).decode("utf-8")
         fields = parse_qs(text, keep_blank_values=True, max_num_fields=5)
     except (UnicodeDecodeError, ValueError):
         raise PayloadError("the form could not be read", path=None, code="invalid_form") from None

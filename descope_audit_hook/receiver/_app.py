@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from descope_audit_hook._adapter import require_sync
 from descope_audit_hook._errors import AuthenticationError, ConfigurationError, MethodNotAllowed, VerificationError
+from descope_audit_hook._request import WebhookRequest, error_body, require_sync
 from descope_audit_hook._settings import read, setting, settings_of, variables
 from descope_audit_hook._verifier import Verifier
 
@@ -20,6 +20,7 @@ from ._filter import EventFilter
 from ._http import (
     SECURITY_HEADERS,
     Environ,
+    NotFound,
     Response,
     StartResponse,
     error_response,
@@ -55,15 +56,6 @@ ROUTES = frozenset(
 logger = logging.getLogger("descope_audit_hook.receiver")
 
 
-def _not_allowed(allowed: str) -> Response:
-    payload = {"error": "method_not_allowed", "message": f"only {allowed} is accepted"}
-    return json_response(405, payload, "method_not_allowed", [("Allow", allowed)])
-
-
-def _not_found() -> Response:
-    return json_response(404, {"error": "not_found", "message": "no such path"}, "not_found")
-
-
 class AuditReceiver:
     """The WSGI application. ``hooks`` maps each webhook path to the verifier of its connector.
 
@@ -96,7 +88,8 @@ class AuditReceiver:
         except Exception:
             # Never a traceback or a detail to the caller; the log has the stack.
             logger.exception("descope audit receiver: internal error on %s %s", log_text(method), log_text(path))
-            response = json_response(500, {"error": "internal_error", "message": "internal error"})
+            headers = [("Content-Type", "application/json"), *SECURITY_HEADERS]
+            response = Response(500, headers, error_body("internal_error", "internal error"), "internal_error")
         body = response.body
         headers = [*response.headers, *(("Set-Cookie", cookie) for cookie in response.cookies)]
         if isinstance(body, bytes):
@@ -125,15 +118,13 @@ class AuditReceiver:
         self.access.check_host(environ)
         verifier = self.hooks.get(path)
         if verifier is not None:
-            if method != "POST":
-                raise MethodNotAllowed()
-            return self._receive(verifier, environ)
+            return self._receive(WebhookRequest(verifier, method, environ.get("CONTENT_LENGTH")), environ)
         if path not in ROUTES:
-            return _not_found()
+            raise NotFound()
         if path in ("/login", "/logout"):
             return self._session(method, path, environ)
         if method not in ("GET", "HEAD"):
-            return _not_allowed("GET, HEAD")
+            raise MethodNotAllowed("GET, HEAD")
         if path == "/audit.css":
             return Response(200, [("Content-Type", "text/css; charset=utf-8"), *SECURITY_HEADERS], CSS)
         try:
@@ -172,12 +163,12 @@ class AuditReceiver:
     def _session(self, method: str, path: str, environ: Environ) -> Response:
         """``GET /login`` (the form), ``POST /login``, ``POST /logout``: only with an access token."""
         if not self.access.has_token:
-            return _not_found()
+            raise NotFound()
         if path == "/login" and method in ("GET", "HEAD"):
             csrf, cookie = self.access.login_form_cookie(environ)
             return html_response(200, render_login(csrf), [cookie])
         if method != "POST":
-            return _not_allowed("GET, HEAD, POST" if path == "/login" else "POST")
+            raise MethodNotAllowed("GET, HEAD, POST" if path == "/login" else "POST")
         self.access.check_origin(environ)
         if path == "/logout":
             return self.access.logout(environ, self.store)
@@ -188,10 +179,9 @@ class AuditReceiver:
         failed = html_response(401, render_login(csrf, failed=True), [cookie])
         return Response(failed.status, failed.headers, failed.body, "login_failed", failed.cookies)
 
-    def _receive(self, verifier: Verifier, environ: Environ) -> Response:
-        verifier.check_content_length(environ.get("CONTENT_LENGTH"))
-        body = read_body(environ, verifier.max_body_bytes)
-        batch = verifier.verify(body, request_headers(environ))
+    def _receive(self, incoming: WebhookRequest, environ: Environ) -> Response:
+        read_body(environ, incoming)
+        batch = incoming.finish(request_headers(environ))
         stored, duplicates = self.store.add(batch)
         payload = {
             "received": len(batch),

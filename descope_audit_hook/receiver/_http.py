@@ -1,21 +1,24 @@
-"""The receiver's HTTP plumbing: responses, security headers, request headers, the body read."""
+"""The receiver's HTTP plumbing: responses, security headers, request headers, reading ``wsgi.input``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from descope_audit_hook._adapter import incomplete_body, read_bounded
 from descope_audit_hook._errors import VerificationError
+from descope_audit_hook._request import WebhookRequest, incomplete_body
+from descope_audit_hook._request import error_response as error_answer
 
 __all__ = [
     "CSP",
     "SECURITY_HEADERS",
     "Environ",
     "Forbidden",
+    "NotFound",
     "RequestTimeout",
     "Response",
     "StartResponse",
@@ -24,6 +27,7 @@ __all__ = [
     "json_response",
     "log_text",
     "read_body",
+    "read_form",
     "request_headers",
     "status_line",
 ]
@@ -47,6 +51,16 @@ class Forbidden(VerificationError):
 
     status_code = 403
     default_code = "forbidden"
+
+
+class NotFound(VerificationError):
+    """No such path (404)."""
+
+    status_code = 404
+    default_code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("no such path")
 
 
 class RequestTimeout(VerificationError):
@@ -89,7 +103,9 @@ def html_response(code: int, page: str, cookies: Iterable[str] = ()) -> Response
 
 
 def error_response(exc: VerificationError) -> Response:
-    return json_response(exc.status_code, exc.to_dict(), exc.code, exc.headers.items())
+    """The library's JSON error answer (``_request.error_response``), with the receiver's security headers."""
+    status, body, headers = error_answer(exc)
+    return Response(status, [*headers.items(), *SECURITY_HEADERS], body, exc.code)
 
 
 def log_text(value: str, limit: int = 200) -> str:
@@ -107,32 +123,30 @@ def request_headers(environ: Environ) -> list[tuple[str, str]]:
     return headers
 
 
-def read_body(environ: Environ, limit: int) -> bytes:
-    """Read the body in chunks, never more than ``limit`` bytes (plus one to notice more).
-
-    ``CONTENT_LENGTH`` must have been checked already (``Verifier.check_content_length``).
-    A read that times out (the server's request deadline) is a 408; any other failure to
-    read (the client went away, sent less than it declared) a 400.
+@contextmanager
+def _reading() -> Iterator[None]:
+    """A read of ``wsgi.input`` that times out (the server's request deadline) is a 408; any
+    other failure to read (the client went away) a 400.
     """
-    stream = environ["wsgi.input"]
-    declared = environ.get("CONTENT_LENGTH") or ""
-    if declared:
-        remaining = int(declared)
-    elif environ.get("wsgi.input_terminated"):
-        remaining = limit + 1  # chunked: read until EOF, but stop as soon as the limit is passed
-    else:
-        return b""  # PEP 3333: no Content-Length and no terminated input means no body
-
-    def read(size: int) -> bytes:
-        # A raw WSGI stream must not be read past its Content-Length: it would block.
-        nonlocal remaining
-        chunk = stream.read(min(size, remaining)) if remaining > 0 else b""
-        remaining -= len(chunk)
-        return bytes(chunk)
-
     try:
-        return read_bounded(read, limit)
+        yield
     except TimeoutError:
         raise RequestTimeout("the request was not received in time") from None
     except OSError:
         raise incomplete_body() from None
+
+
+def read_body(environ: Environ, incoming: WebhookRequest) -> None:
+    """Feed ``incoming`` the body from ``wsgi.input``: it asks for no more than was declared (a raw
+    WSGI stream would block past it) and stops as soon as the limit is passed.
+    """
+    if not (environ.get("CONTENT_LENGTH") or environ.get("wsgi.input_terminated")):
+        return  # PEP 3333: no Content-Length and no terminated input means no body
+    with _reading():
+        incoming.read(environ["wsgi.input"].read)
+
+
+def read_form(environ: Environ, length: int) -> bytes:
+    """A small body of a checked ``length`` (a login form), read at once."""
+    with _reading():
+        return bytes(environ["wsgi.input"].read(length)) if length else b""

@@ -49,7 +49,7 @@ class Harness:
     kind: str
     send_raw: Callable[[str, bytes, Mapping[str, str], Declared], Reply]
     received: list[AuditBatch] = field(default_factory=list)
-    #: What the handler does on its next calls: "raise" (an exception) or "500" (answers 500).
+    #: What the handler does on its next calls: "raise" (an exception) or a status it answers ("500", "429"...).
     script: list[str] = field(default_factory=list)
     #: The thread of each handler call (an async handler's is its event loop's).
     threads: list[int] = field(default_factory=list)
@@ -80,10 +80,10 @@ class Recording:
     def __call__(self, batch: AuditBatch) -> int:
         self.received.append(batch)
         self.threads.append(threading.get_ident())
-        step = self.script.pop(0) if self.script else "ok"
+        step = self.script.pop(0) if self.script else "200"
         if step == "raise":
             raise HandlerBoom("scripted failure")
-        return 500 if step == "500" else 200
+        return int(step)
 
     def harness(self, kind: str, send: Callable[[str, bytes, Mapping[str, str], Declared], Reply]) -> Harness:
         return Harness(kind, send, self.received, self.script, self.threads)
@@ -346,9 +346,10 @@ def fastapi_harness(
     @app.api_route(PATH, methods=METHODS)
     async def endpoint(batch: Annotated[AuditBatch, Depends(hook)]) -> dict[str, int]:
         async with hook.exactly_once(batch) as fresh:
-            if record(fresh) >= 500:
+            status = record(fresh)
+            if not 200 <= status < 300:
                 # Inside exactly_once a failure is raised, so that the claims are released.
-                raise HTTPException(500)
+                raise HTTPException(status)
             return {"received": len(fresh)}
 
     if error_handler:

@@ -23,6 +23,7 @@ from descope_audit_hook import (
     Auth,
     BasicAuth,
     BearerToken,
+    ClaimState,
     ConfigurationError,
     DedupeStore,
     MemoryDedupeStore,
@@ -320,12 +321,61 @@ class BrokenStore:
         raise AssertionError("nothing was claimed")
 
 
-def test_dedupe_store_failure_is_a_5xx_not_an_acknowledgement(make_harness: Make) -> None:
-    harness = make_harness(verifier(), BrokenStore())
+def test_a_failing_dedupe_store_is_a_503_with_retry_after_and_the_handler_does_not_run(
+    make_any_harness: Make,
+) -> None:
+    harness = make_any_harness(verifier(), BrokenStore())
     body, headers = delivery()
-    # Fail closed: the sender must retry rather than be told the events were handled.
-    assert harness.send(body, headers).status == 500
-    assert harness.received == []
+    # Fail closed, and say it is temporary: the sender retries rather than being told the
+    # events were handled, and nothing ran without deduplication.
+    reply = harness.send(body, headers)
+    assert_rejected(harness, reply, 503, "dedupe_unavailable")
+    assert reply.headers["retry-after"] == "30"  # a tenth of the default five-minute lease
+
+
+@pytest.mark.parametrize("status", [301, 303, 400, 403, 404, 429, 503])
+def test_any_non_2xx_answer_releases_the_claims(make_any_harness: Make, status: int) -> None:
+    # The sender redelivers anything that is not a 2xx: a kept claim would answer that
+    # redelivery with "received: 0", and the events would be lost.
+    store = MemoryDedupeStore()
+    harness = make_any_harness(verifier(), store)
+    body, headers = delivery()
+    harness.script.append(str(status))
+    assert harness.send(body, headers).status == status
+    assert harness.send(body, headers).json() == {"received": 3}
+    assert harness.send(body, headers).json() == {"received": 0}
+    assert [len(b) for b in harness.received] == [3, 3, 0]
+
+
+def test_events_in_progress_elsewhere_are_a_503_after_the_claimed_ones_are_handled(make_any_harness: Make) -> None:
+    store = MemoryDedupeStore(lease=40)
+    harness = make_any_harness(verifier(), store)
+    events = sample_events(3)
+    held = Verifier(SECRET, required_headers=REQUIRED).verify(*delivery(events=events[:1]))[0].fingerprint
+    assert store.claim([held], "another-request") == [ClaimState.CLAIMED]  # a slow handler elsewhere
+    body, headers = delivery(events=events)
+    reply = harness.send(body, headers)
+    # The two other events were handled and completed; the delivery is not acknowledged
+    # while the third is not done: 503, retry soon.
+    assert (reply.status, reply.json()["error"], reply.headers["retry-after"]) == (503, "events_in_progress", "4")
+    assert [(len(b), b.duplicates, b.in_progress) for b in harness.received] == [(2, 0, 1)]
+    assert harness.send(body, headers).status == 503  # still held: nothing handled twice
+    store.complete([held], "another-request")
+    assert harness.send(body, headers).json() == {"received": 0}  # every event done: acknowledged
+    assert [(len(b), b.duplicates, b.in_progress) for b in harness.received] == [(2, 0, 1), (0, 2, 1), (0, 3, 0)]
+
+
+def test_a_crashed_holders_events_are_handled_once_its_lease_expires(make_any_harness: Make) -> None:
+    now = [1000.0]
+    store = MemoryDedupeStore(lease=60, clock=lambda: now[0])
+    harness = make_any_harness(verifier(), store)
+    body, headers = delivery()
+    batch = Verifier(SECRET, required_headers=REQUIRED).verify(body, headers)
+    store.claim([e.fingerprint for e in batch], "a-request-that-was-killed")  # never completes nor releases
+    assert harness.send(body, headers).status == 503
+    now[0] += 61
+    assert harness.send(body, headers).json() == {"received": 3}
+    assert harness.send(body, headers).json() == {"received": 0}
 
 
 # --- a Bearer token validator: the connector's OAuth 2.0 type ----------------------------

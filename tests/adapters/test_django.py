@@ -121,6 +121,7 @@ def private(request: HttpRequest) -> HttpResponse:
 class urls:  # a ROOT_URLCONF stand-in
     urlpatterns: ClassVar[list[Any]] = [
         path("mw/hook", login_not_required(_webhook_view)),
+        path("mw/slash/", login_not_required(lambda request: _webhook_view(request))),
         path("mw/unmarked", _unmarked_view),
         path("hook/<str:tenant>", decorated),
         path("settings-hook", from_settings),
@@ -406,7 +407,7 @@ class AsgiExchange:
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
-    def run(self, app: Any, path: str = "/mw/hook") -> tuple[int, bytes]:
+    def run(self, app: Any, path: str = "/mw/hook", method: str = "POST") -> tuple[int, bytes]:
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
         if self.declared is not None:
             raw.append((b"content-length", str(self.declared).encode()))
@@ -414,7 +415,7 @@ class AsgiExchange:
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "POST",
+            "method": method,
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
@@ -461,6 +462,17 @@ def test_asgi_body_limit_refuses_a_declared_oversize_body_before_reading() -> No
     assert received == []
 
 
+def test_asgi_body_limit_refuses_another_method_before_reading() -> None:
+    _, headers = signed()
+    with project():
+        exchange = AsgiExchange([b"[" * 1000] * 10, headers=headers, declared=10_000)
+        status, answer = exchange.run(_asgi_app(), method="PUT")
+    assert (status, json.loads(answer)["error"]) == (405, "method_not_allowed")
+    start = next(m for m in exchange.sent if m["type"] == "http.response.start")
+    assert (b"allow", b"POST") in start["headers"]
+    assert received == []
+
+
 def test_asgi_body_limit_stops_a_streamed_body_past_the_limit() -> None:
     _, headers = signed()
     chunks = [b"[" * 1000] * 200  # 200 kB, no Content-Length
@@ -501,3 +513,23 @@ def test_asgi_body_limit_needs_paths() -> None:
         _asgi_app()
     with project(), pytest.raises(ConfigurationError, match="takes a Verifier"):
         _asgi_app(verifier="not a verifier")
+
+
+@pytest.mark.parametrize(
+    ("first", "append_slash", "answer"),
+    [(True, True, 301), (False, True, 301), (False, False, 404)],
+    ids=["sees-the-301", "sees-the-404-before-it-becomes-a-301", "sees-the-404"],
+)
+def test_middleware_releases_the_claims_when_django_answers_a_3xx_or_4xx(
+    first: bool, append_slash: bool, answer: int
+) -> None:
+    # /mw/slash has no view (/mw/slash/ has); with APPEND_SLASH, CommonMiddleware turns the
+    # 404 into a 301 to /mw/slash/ on its way out (after our middleware when it is last). A
+    # redirected POST is not followed: the sender redelivers, and a kept claim would
+    # acknowledge that redelivery with nothing handled.
+    store = MemoryDedupeStore()
+    body, headers = signed(3)
+    keys = [event.fingerprint for event in VERIFIER.verify(body, headers)]
+    with project(paths=["/mw/slash"], first=first, APPEND_SLASH=append_slash, WEBHOOK={"DEDUPE": store}):
+        assert post(client(), "/mw/slash", body, headers).status_code == answer
+    assert store.claim(keys, "the-redelivery") == [ClaimState.CLAIMED] * 3

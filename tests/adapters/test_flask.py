@@ -10,7 +10,7 @@ import pytest
 from flask import Flask, g
 
 from descope_audit_hook import AsyncPostgresDedupeStore, AuditBatch, BearerToken, ConfigurationError, Verifier
-from descope_audit_hook.flask import EXTENSION_KEY, audit_webhook
+from descope_audit_hook.flask import audit_webhook
 from descope_audit_hook.testing import make_delivery, sample_events
 
 from ._common import BEARER, SECRET, TOKEN, clean_env, signed
@@ -78,11 +78,11 @@ def test_config_from_app_config(clean_env: pytest.MonkeyPatch) -> None:
     big, big_headers = signed(30, required_headers={"x-env": "prod"})
     assert client.post("/hook", data=big, headers=big_headers).status_code == 413
     assert len(received) == 1
-    # Built once per app and kept.
-    cached = app.extensions[EXTENSION_KEY]
+    # Built once per app and kept in app.extensions (Flask's place for an extension's state).
+    cached = app.extensions["descope_audit_hook"]
     assert isinstance(cached, Verifier)
     client.post("/hook", data=body, headers=headers)
-    assert app.extensions[EXTENSION_KEY] is cached
+    assert app.extensions["descope_audit_hook"] is cached
 
 
 def test_config_falls_back_to_the_environment(clean_env: pytest.MonkeyPatch) -> None:

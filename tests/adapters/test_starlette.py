@@ -103,9 +103,9 @@ def test_constructor_refuses_wrong_types() -> None:
         AuditWebhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         AuditWebhook(Verifier(SECRET), dedupe=object())  # type: ignore[arg-type]
-    # Not yet: the adapter runs a sync store in a worker thread.
-    with pytest.raises(ConfigurationError, match="sync DedupeStore"):
-        AuditWebhook(Verifier(SECRET), dedupe=AsyncPostgresDedupeStore(lambda: None))  # type: ignore[arg-type]
+    # An async store is awaited on the loop (test_an_async_store_is_awaited_on_the_event_loop).
+    store = AsyncPostgresDedupeStore(lambda: None)
+    assert AuditWebhook(Verifier(SECRET), dedupe=store).dedupe is store
 
 
 async def call_asgi(app: Any, chunks: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes, int]:
@@ -304,3 +304,86 @@ def test_exactly_once_completes_off_the_event_loop() -> None:
     assert [method for method, _ in store.calls] == ["claim", "complete"]
     assert loop_thread not in store.threads
     assert store.claim([event.fingerprint for event in batch], "redelivery") == [ClaimState.COMPLETED] * 3
+
+
+class AsyncRecordingStore:
+    """An async store (coroutine methods) over a memory store, recording the thread of each call."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.inner = MemoryDedupeStore(lease=20)
+        self.lease = self.inner.lease
+        self.fail = fail
+        self.calls: list[tuple[str, int]] = []
+
+    def _note(self, name: str) -> None:
+        import threading
+
+        self.calls.append((name, threading.get_ident()))
+
+    async def claim(self, keys: Any, owner: str) -> list[ClaimState]:
+        self._note("claim")
+        if self.fail:
+            raise ConnectionError("the store's server is down")
+        return self.inner.claim(keys, owner)
+
+    async def complete(self, keys: Any, owner: str) -> None:
+        self._note("complete")
+        self.inner.complete(keys, owner)
+
+    async def release(self, keys: Any, owner: str) -> None:
+        self._note("release")
+        self.inner.release(keys, owner)
+
+
+def test_an_async_store_is_awaited_on_the_event_loop() -> None:
+    import threading
+
+    store = AsyncRecordingStore()
+    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    loop_threads: list[int] = []
+
+    async def handler(batch: AuditBatch) -> JSONResponse:
+        loop_threads.append(threading.get_ident())
+        return JSONResponse({"received": len(batch)}, status_code=429 if len(loop_threads) == 1 else 200)
+
+    async def endpoint(request: Request) -> Response:
+        return await hook.handle(request, handler)
+
+    app = Starlette(routes=[Route("/hook", endpoint, methods=["POST"])])
+    body, headers = signed(3)
+    client = TestClient(app)
+    assert client.post("/hook", content=body, headers=headers).status_code == 429  # released
+    assert client.post("/hook", content=body, headers=headers).json() == {"received": 3}
+    assert client.post("/hook", content=body, headers=headers).json() == {"received": 0}
+    assert [name for name, _ in store.calls] == ["claim", "release", "claim", "complete", "claim"]
+    assert {thread for _, thread in store.calls} == set(loop_threads), "not awaited on the event loop"
+
+
+def test_exactly_once_in_fastapi_answers_503_with_retry_after() -> None:
+    from descope_audit_hook.starlette import install_error_handler
+
+    store = AsyncRecordingStore()
+    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    app = FastAPI()
+    install_error_handler(app)
+    handled: list[tuple[int, int]] = []
+
+    @app.post("/hook")
+    async def endpoint(batch: Annotated[AuditBatch, Depends(hook)]) -> dict[str, int]:
+        async with hook.exactly_once(batch) as new:
+            handled.append((len(new), new.in_progress))
+            return {"received": len(new)}
+
+    body, headers = signed(3)
+    batch = hook.verifier.verify(body, headers)
+    store.inner.claim([batch[0].fingerprint], "another-request")
+    client = TestClient(app)
+    held = client.post("/hook", content=body, headers=headers)
+    assert (held.status_code, held.headers["retry-after"], held.json()["error"]) == (503, "2", "events_in_progress")
+    store.inner.complete([batch[0].fingerprint], "another-request")
+    assert client.post("/hook", content=body, headers=headers).json() == {"received": 0}
+    assert handled == [(2, 1), (0, 0)]
+    store.fail = True  # the store's server goes down: the endpoint's body never runs
+    down = client.post("/hook", content=body, headers=headers)
+    assert (down.status_code, down.headers["retry-after"], down.json()["error"]) == (503, "2", "dedupe_unavailable")
+    assert handled == [(2, 1), (0, 0)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import descope_audit_hook
+from descope_audit_hook import _errors
 from descope_audit_hook._error_codes import BY_CODE, CLASS_DEFAULT, ERROR_CODES, VERIFIER
 from descope_audit_hook.receiver import _http
 
@@ -36,11 +37,13 @@ CODE_PATTERNS = (
     r'_challenge\("([a-z_]+)"',
     r'failure = failure or "([a-z_]+)"',
     r'"error": "([a-z_]+)"',
+    r'error_body\("([a-z_]+)"',
     r'_plain_answer\("\d{3} [^"]*", "([a-z_]+)"',
 )
 #: Answers written without an exception: (status, code).
 STATUS_PATTERNS = (
     r'json_response\((\d{3}), \{"error": "([a-z_]+)"',
+    r'Response\((\d{3}), \w+, error_body\("([a-z_]+)"',
     r'_plain_answer\("(\d{3}) [^"]*", "([a-z_]+)"',
 )
 
@@ -108,7 +111,7 @@ def test_codes_are_unique_and_well_formed() -> None:
 
 
 def _error_class(name: str) -> type[descope_audit_hook.VerificationError]:
-    cls = getattr(descope_audit_hook, name, None) or getattr(_http, name)
+    cls = getattr(_errors, name, None) or getattr(_http, name)
     assert issubclass(cls, descope_audit_hook.VerificationError), name
     return cls  # type: ignore[no-any-return]
 
@@ -124,8 +127,7 @@ def test_each_status_is_its_class_status() -> None:
 
 
 def test_class_defaults_are_registered_with_their_class() -> None:
-    classes = [getattr(descope_audit_hook, name) for name in descope_audit_hook.__all__]
-    classes += [_http.Forbidden, _http.RequestTimeout]
+    classes = [getattr(module, name) for module in (_errors, _http) for name in module.__all__]
     for cls in classes:
         if isinstance(cls, type) and issubclass(cls, descope_audit_hook.VerificationError):
             entry = BY_CODE[cls.default_code]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.metadata
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["HOST", "Server", "ServerStartError", "free_port", "run_server", "serve"]
+__all__ = ["HOST", "Server", "ServerStartError", "free_port", "gunicorn_env", "run_server", "serve"]
 
 HOST = "127.0.0.1"
 _TAIL_BYTES = 6000
@@ -57,6 +58,16 @@ def free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def gunicorn_env() -> dict[str, str]:
+    """The environment that keeps a test's gunicorn out of the user's shared control socket.
+
+    gunicorn >= 27 opens one under ~/.gunicorn, shared by every gunicorn of the user;
+    GUNICORN_CMD_ARGS leaves the command line as it is.
+    """
+    major = int(importlib.metadata.version("gunicorn").split(".")[0])
+    return {"GUNICORN_CMD_ARGS": "--no-control-socket"} if major >= 27 else {}
 
 
 def _tail(path: Path) -> str:

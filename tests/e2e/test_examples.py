@@ -13,7 +13,6 @@ the Django example under its development server.
 from __future__ import annotations
 
 import http.client
-import importlib.metadata
 import json
 import re
 import select
@@ -34,7 +33,7 @@ import pytest
 from descope_audit_hook import SIGNATURE_HEADER, ApiKey, Auth, BasicAuth, BearerToken, SignedForm, sign
 from descope_audit_hook.testing import make_delivery, sample_event
 
-from .servers import Server, ServerStartError, serve
+from .servers import Server, ServerStartError, gunicorn_env, serve
 
 pytestmark = pytest.mark.server
 
@@ -159,16 +158,9 @@ def request(url: str, method: str, body: bytes | None, headers: Mapping[str, str
         conn.close()
 
 
-def _gunicorn_options() -> dict[str, str]:
-    # gunicorn >= 27 opens a control socket under ~/.gunicorn, shared by every gunicorn of
-    # the user; the tests' servers keep out of it (GUNICORN_CMD_ARGS leaves the command as is).
-    major = int(importlib.metadata.version("gunicorn").split(".")[0])
-    return {"GUNICORN_CMD_ARGS": "--no-control-socket"} if major >= 27 else {}
-
-
 def environment(example: Example, db: Path) -> dict[str, str]:
     return {
-        **_gunicorn_options(),
+        **gunicorn_env(),
         "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
         "DESCOPE_AUDIT_MAX_BODY_BYTES": str(MAX_BODY),
         "AUDIT_EVENTS_DB": str(db),
@@ -330,7 +322,7 @@ def readme_exports(db: Path) -> dict[str, str]:
                 name, _, value = word.partition("=")
                 exported[name] = value
     assert {"DESCOPE_AUDIT_HMAC_SECRET", "DESCOPE_AUDIT_BEARER_TOKEN", "AUDIT_EVENTS_DB"} <= exported.keys()
-    return {**_gunicorn_options(), **exported, "AUDIT_EVENTS_DB": str(db)}
+    return {**gunicorn_env(), **exported, "AUDIT_EVENTS_DB": str(db)}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
@@ -413,7 +405,7 @@ def test_undeclared_oversize_body_is_refused_while_reading(running: Running) -> 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_example_without_configuration_refuses_to_start(example: Example, tmp_path: Path) -> None:
     # Fail closed: with no secret and no credential the app would accept anyone, so it must not serve.
-    env = {**_gunicorn_options(), "AUDIT_EVENTS_DB": str(tmp_path / "events.sqlite3")}
+    env = {**gunicorn_env(), "AUDIT_EVENTS_DB": str(tmp_path / "events.sqlite3")}
 
     with pytest.raises(ServerStartError, match="ConfigurationError"), serve(example.argv, env, ROOT, ready_path=PATH):
         pytest.fail("the example served without any configuration")

@@ -1,0 +1,347 @@
+"""The one exactly-once mechanism: a :class:`Claim` on a batch's events.
+
+A request claims every event of its verified batch in a :class:`DedupeStore` before the
+handler runs, hands the handler only the events it claimed, then *completes* the claims
+(the handler answered 2xx) or *releases* them (anything else: the redelivery is
+processed). It acknowledges only what is done: while another request holds some events
+of the delivery, or when the store fails, the answer is a 503 with ``Retry-After``. The
+logic (keys, repeats, the store's answer, the batch the handler gets, the verdict) is
+written once, here, without I/O; the store calls are thin sync and async drivers around
+it. The adapters and the context managers of ``_exactly_once.py`` all run on a ``Claim``.
+See docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from typing import Any, TypeVar, Union
+
+from ._batch import AuditBatch
+from ._dedupe import DEFAULT_DEDUPE_LEASE, AsyncDedupeStore, ClaimState, DedupeStore, is_async_store, new_owner
+from ._errors import ConfigurationError, RetryLater
+from ._verifier import log_rejection
+
+__all__ = [
+    "AnyStore",
+    "Claim",
+    "Offload",
+    "Shield",
+    "batch_keys",
+    "check_store",
+    "retry_after",
+    "split_batch",
+    "succeeded",
+]
+
+logger = logging.getLogger("descope_audit_hook")
+
+T = TypeVar("T")
+AnyStore = Union[DedupeStore, AsyncDedupeStore]
+#: How async code runs a sync store's call off its event loop: ``await offload(call)``
+#: (``asyncio.to_thread``, ``anyio.to_thread.run_sync``, asgiref's ``sync_to_async``).
+Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+#: A context manager that protects a store call from cancellation (anyio's shielded
+#: ``CancelScope``), so that a claim, completion or release is never left half-done.
+Shield = Callable[[], AbstractContextManager[Any]]
+
+
+def batch_keys(batch: AuditBatch) -> list[str]:
+    """The distinct fingerprints of ``batch``'s events, in order of first appearance."""
+    return list(dict.fromkeys(event.fingerprint for event in batch.events))
+
+
+def _checked_states(store: object, keys: Sequence[str], states: object) -> list[ClaimState]:
+    """``states`` if it is one :class:`ClaimState` per key; a :class:`TypeError` otherwise."""
+    if not isinstance(states, list) or len(states) != len(keys):
+        count = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
+        raise TypeError(f"{type(store).__name__}.claim returned {count} results for {len(keys)} keys")
+    if not all(isinstance(state, ClaimState) for state in states):
+        raise TypeError(f"{type(store).__name__}.claim must return ClaimState values")
+    return states
+
+
+def split_batch(batch: AuditBatch, keys: Sequence[str], states: Sequence[ClaimState]) -> tuple[AuditBatch, list[str]]:
+    """The batch holding only the claimed events (counts set), and the claimed keys.
+
+    ``duplicates`` grows by the events completed earlier and the repeats inside the
+    batch; ``in_progress`` by the distinct events another request holds.
+    """
+    state_of = dict(zip(keys, states, strict=True))
+    seen: set[str] = set()
+    events = []
+    in_progress = 0
+    for event in batch.events:
+        key = event.fingerprint
+        if key in seen:
+            continue
+        seen.add(key)
+        state = state_of[key]
+        if state is ClaimState.CLAIMED:
+            events.append(event)
+        elif state is ClaimState.IN_PROGRESS:
+            in_progress += 1
+    dropped = len(batch.events) - len(events)
+    fresh = replace(
+        batch,
+        events=tuple(events),
+        duplicates=batch.duplicates + dropped - in_progress,
+        in_progress=batch.in_progress + in_progress,
+    )
+    claimed = [key for key, state in zip(keys, states, strict=True) if state is ClaimState.CLAIMED]
+    return fresh, claimed
+
+
+def check_store(store: object, *, allow_async: bool) -> AnyStore | None:
+    """``store`` if it is ``None`` or a dedupe store this caller can drive; a :class:`ConfigurationError` otherwise.
+
+    A synchronous caller (Flask, Django) needs a sync store; an async one (Starlette)
+    takes either.
+    """
+    if store is not None and not isinstance(store, DedupeStore):
+        raise ConfigurationError("dedupe must be a DedupeStore (an object with claim(), complete() and release())")
+    if not allow_async and is_async_store(store):
+        raise ConfigurationError(f"dedupe must be a sync DedupeStore; {type(store).__name__} is async")
+    return store
+
+
+def succeeded(status: int) -> bool:
+    """Whether a handler that answered ``status`` has done its work, so that its claims are completed.
+
+    Only a 2xx: the sender redelivers anything else (a 3xx, a 429, a 5xx), and a kept claim
+    would answer that redelivery with nothing to do.
+    """
+    return 200 <= status < 300
+
+
+def retry_after(store: object) -> int:
+    """The ``Retry-After`` of a 503, in seconds: a tenth of the store's lease, between 1 and 60.
+
+    Several retries fit in one lease: the delivery goes through soon after a slow handler
+    elsewhere completes, and soon after a crashed one's lease expires.
+    """
+    lease = getattr(store, "lease", None)
+    if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
+        lease = DEFAULT_DEDUPE_LEASE.total_seconds()
+    return max(1, min(60, math.ceil(lease / 10)))
+
+
+class Claim:
+    """The claims one request holds on a batch's events: taken once, then completed or released once.
+
+    ``Claim(batch, store)`` computes nothing yet. :meth:`take` (or :meth:`take_async`)
+    claims the batch's distinct fingerprints under a fresh owner token and returns the
+    batch the handler gets: only the events this request claimed, with ``duplicates``
+    and ``in_progress`` counting the others. :meth:`complete` and :meth:`release` then
+    settle the claims (their failures are logged, not raised: the leases expire on
+    their own). :meth:`run` and :meth:`run_async` do it all around a handler and return
+    its answer, or the :class:`RetryLater` to answer instead. With ``store=None`` the
+    batch passes through unchanged.
+    """
+
+    __slots__ = ("batch", "claimed", "owner", "store")
+
+    def __init__(self, batch: AuditBatch, store: AnyStore | None) -> None:
+        self.batch = batch
+        self.store = store
+        self.owner = new_owner()
+        #: The keys this request claimed (set by :meth:`take`), emptied once they are settled.
+        self.claimed: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Claim(events={len(self.batch.events)}, claimed={len(self.claimed)}, store={type(self.store).__name__})"
+
+    # --- pure steps: the store's answer in, the batch out -----------------------------------------
+
+    def _taken(self, keys: list[str], answer: object) -> AuditBatch:
+        states = _checked_states(self.store, keys, answer)
+        fresh, self.claimed = split_batch(self.batch, keys, states)
+        return fresh
+
+    def _settled(self) -> list[str]:
+        keys, self.claimed = self.claimed, []
+        return keys
+
+    def unavailable(self) -> RetryLater:
+        """The answer when the store failed to claim: 503, nothing claimed, the handler not run.
+
+        Call it where the store's exception is caught: the exception is logged here.
+        """
+        logger.exception("descope_audit_hook: the dedupe store failed to claim; the delivery is answered 503")
+        message = "the dedupe store is unavailable; retry later"
+        return RetryLater(message, code="dedupe_unavailable", retry_after=retry_after(self.store))
+
+    def verdict(self, fresh: AuditBatch) -> RetryLater | None:
+        """After a successful handler: ``None`` if the delivery may be acknowledged, else the 503 to answer.
+
+        A delivery is acknowledged only when every event of it is completed, by this
+        request or an earlier one: not while another request holds some of them.
+        """
+        if not fresh.in_progress:
+            return None
+        message = f"{fresh.in_progress} events of this delivery are being handled by another request; retry later"
+        retry = RetryLater(message, code="events_in_progress", retry_after=retry_after(self.store))
+        log_rejection(retry)
+        return retry
+
+    def _sync_store(self) -> DedupeStore:
+        if is_async_store(self.store):
+            raise TypeError(f"{type(self.store).__name__} is an async store; use the async methods (take_async...)")
+        return self.store  # type: ignore[return-value]
+
+    # --- sync driver -----------------------------------------------------------------------------
+
+    def take(self) -> AuditBatch:
+        """Claim the events; the batch of those claimed. A store's error propagates: nothing is claimed then."""
+        if self.store is None:
+            return self.batch
+        store = self._sync_store()
+        keys = batch_keys(self.batch)
+        if not keys:
+            return self._taken(keys, [])
+        answer = store.claim(keys, self.owner)
+        try:
+            return self._taken(keys, answer)
+        except TypeError:
+            _logged(store.release, "release", keys, self.owner)  # only this owner's records go: safe for every key
+            raise
+
+    def complete(self) -> None:
+        """Mark the claimed events completed (kept for the store's ``ttl``)."""
+        keys = self._settled()
+        if keys:
+            _logged(self._sync_store().complete, "complete", keys, self.owner)
+
+    def release(self) -> None:
+        """Free the claimed events, so that a redelivery is processed."""
+        keys = self._settled()
+        if keys:
+            _logged(self._sync_store().release, "release", keys, self.owner)
+
+    def settle(self, status: int) -> None:
+        """After a handler answered ``status``: complete the claims if it succeeded, release them otherwise."""
+        if succeeded(status):
+            self.complete()
+        else:
+            self.release()
+
+    def run(self, handler: Callable[[AuditBatch], T], status_of: Callable[[T], int]) -> T | RetryLater:
+        """``handler(batch)`` on the claimed events; its answer, or the :class:`RetryLater` to answer instead.
+
+        A failing store: the handler does not run (503). A 2xx completes the claims (503
+        still while another request holds some events); any other status, or an
+        exception, releases them.
+        """
+        if self.store is None:
+            return handler(self.batch)
+        try:
+            fresh = self.take()
+        except Exception:
+            return self.unavailable()
+        try:
+            result = handler(fresh)
+        except BaseException:
+            self.release()
+            raise
+        status = status_of(result)
+        self.settle(status)
+        return (self.verdict(fresh) or result) if succeeded(status) else result
+
+    # --- async driver: an async store is awaited, a sync one offloaded ---------------------------
+
+    async def _call(self, name: str, keys: list[str], offload: Offload | None) -> Any:
+        method = getattr(self.store, name)
+        if is_async_store(self.store):
+            return await method(keys, self.owner)
+        return await (offload or _to_thread)(functools.partial(method, keys, self.owner))
+
+    async def take_async(self, offload: Offload | None = None) -> AuditBatch:
+        """:meth:`take` for an event loop; ``offload`` runs a sync store's call (default ``asyncio.to_thread``)."""
+        if self.store is None:
+            return self.batch
+        keys = batch_keys(self.batch)
+        if not keys:
+            return self._taken(keys, [])
+        answer = await self._call("claim", keys, offload)
+        try:
+            return self._taken(keys, answer)
+        except TypeError:
+            await _logged_async(self._call("release", keys, offload), "release", keys)
+            raise
+
+    async def complete_async(self, offload: Offload | None = None) -> None:
+        """:meth:`complete` for an event loop."""
+        keys = self._settled()
+        if keys:
+            await _logged_async(self._call("complete", keys, offload), "complete", keys)
+
+    async def release_async(self, offload: Offload | None = None) -> None:
+        """:meth:`release` for an event loop."""
+        keys = self._settled()
+        if keys:
+            await _logged_async(self._call("release", keys, offload), "release", keys)
+
+    async def settle_async(self, status: int, offload: Offload | None = None) -> None:
+        """:meth:`settle` for an event loop."""
+        if succeeded(status):
+            await self.complete_async(offload)
+        else:
+            await self.release_async(offload)
+
+    async def run_async(
+        self,
+        handler: Callable[[AuditBatch], Awaitable[T]],
+        status_of: Callable[[T], int],
+        *,
+        offload: Offload | None = None,
+        shield: Shield = nullcontext,
+    ) -> T | RetryLater:
+        """:meth:`run` for an event loop: ``await handler(batch)``; every store call inside ``shield()``."""
+        if self.store is None:
+            return await handler(self.batch)
+        with shield():
+            try:
+                fresh = await self.take_async(offload)
+            except Exception:
+                return self.unavailable()
+        try:
+            result = await handler(fresh)
+        except BaseException:
+            # Cancellation included: the claims are released before it goes on.
+            with shield():
+                await self.release_async(offload)
+            raise
+        status = status_of(result)
+        with shield():
+            await self.settle_async(status, offload)
+        return (self.verdict(fresh) or result) if succeeded(status) else result
+
+
+async def _to_thread(call: Callable[[], T]) -> T:
+    return await asyncio.to_thread(call)
+
+
+def _logged(method: Callable[[list[str], str], None], name: str, keys: list[str], owner: str) -> None:
+    try:
+        method(keys, owner)
+    except Exception:
+        _log_failure(name, keys)
+
+
+async def _logged_async(call: Awaitable[Any], name: str, keys: list[str]) -> None:
+    try:
+        await call
+    except Exception:
+        _log_failure(name, keys)
+
+
+def _log_failure(name: str, keys: list[str]) -> None:
+    # A failed completion: the handler's work is done, and an error answer would bring a
+    # redelivery that runs it again once the leases expire. A failed release: the handler's
+    # own failure matters more. Either way the leases expire on their own.
+    logger.exception("descope_audit_hook: could not %s %d dedupe claims", name, len(keys))
