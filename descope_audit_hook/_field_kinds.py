@@ -90,10 +90,6 @@ def _objects(columns: Sequence[Sequence[Any]]) -> bool:
     return _DICTS_OR_NONE.issuperset(map(type, chain(*columns)))
 
 
-def _anything(columns: Sequence[Sequence[Any]]) -> bool:
-    return True
-
-
 class Kind:
     """The rules of one kind of field. Subclasses fill in every attribute and method."""
 
@@ -102,7 +98,7 @@ class Kind:
     #: What the column check reads for an absent key (``dict.get``'s default).
     absent: Any = None
     #: The column check, shared by the kinds that accept the same JSON values (see above).
-    check_columns: Callable[[Sequence[Sequence[Any]]], bool] = staticmethod(_anything)
+    check_columns: Callable[[Sequence[Sequence[Any]]], bool]
     #: The SQL type of its column in the reference receiver, and whether it holds JSON text.
     sql = "TEXT"
     json_text = False
@@ -113,7 +109,7 @@ class Kind:
 
     def read(self, value: Any, path: str, key: str) -> Any:
         """The checked value of one JSON value, or :class:`PayloadError` at ``path.key``."""
-        return value
+        raise NotImplementedError
 
     #: Source of an expression true only when ``read({v})`` would return ``{v}`` itself (the
     #: usual case), so that the call can be skipped (``_compiled.checked_row``); ``None``:

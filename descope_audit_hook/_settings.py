@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
 from ._errors import ConfigurationError
-from ._kinds import Flag, HeaderMap, ImportPath, Kind, Listed, PositiveInt, Seconds, Subset, Text
+from ._setting_kinds import Flag, HeaderMap, ImportPath, Kind, Listed, PositiveInt, Seconds, Subset, Text
 from ._signature import FORMS
 from ._verifier import Verifier
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn, TypeAlias
 
-from descope_audit_hook._kinds import parse_int
+from descope_audit_hook._setting_kinds import parse_int
 
 __all__ = [
     "PROG",

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from descope_audit_hook._kinds import Flag, HeaderMap, PositiveInt
 from descope_audit_hook._request import require_sync
+from descope_audit_hook._setting_kinds import Flag, HeaderMap, PositiveInt
 from descope_audit_hook._settings import (
     PREFIX,
     SETTINGS,

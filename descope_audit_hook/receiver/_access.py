@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from descope_audit_hook._auth import BearerToken
 from descope_audit_hook._errors import AuthenticationError, ConfigurationError, PayloadError, VerificationError
 from descope_audit_hook._headers import collect
-from descope_audit_hook._kinds import parse_int
+from descope_audit_hook._setting_kinds import parse_int
 
 from ._http import SECURITY_HEADERS, Environ, Forbidden, Response, read_form, request_headers
 from ._store import EventStore

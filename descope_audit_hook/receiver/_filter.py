@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from descope_audit_hook._errors import PayloadError
-from descope_audit_hook._kinds import parse_int
+from descope_audit_hook._setting_kinds import parse_int
 from descope_audit_hook._time import MAX_MS, MIN_MS, ms_of, occurred_from_ms
 
 __all__ = ["FIRST_MS", "LAST_MS", "MAX_PER_PAGE", "PER_PAGE", "SEVERITIES", "EventFilter", "time_text"]
