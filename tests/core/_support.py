@@ -11,6 +11,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from descope_audit_hook import AuditBatch, PayloadError, Verifier
+
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 #: The secret the shared fixtures are signed with (docs/wire-format.md).
@@ -26,6 +30,7 @@ FIXTURE_SIGNATURES = {
 SECRET = "unit-test-hmac-secret"
 TOKEN = "unit-test-bearer-token"
 SIG = "x-descope-webhook-s256"
+_OPEN = Verifier(allow_unauthenticated=True)
 
 
 def signature_of(message: bytes, secret: str = SECRET) -> str:
@@ -35,9 +40,20 @@ def signature_of(message: bytes, secret: str = SECRET) -> str:
 
 def signed_form_of(body: bytes, signature: str, **options: Any) -> str | None:
     """The form ``Verifier(SECRET, **options)`` says the signature matched (or its error)."""
-    from descope_audit_hook import Verifier
-
     return Verifier(SECRET, **options).verify(body, {SIG: signature}).signed_form
+
+
+def verify_open(payload: Any) -> AuditBatch:
+    """The batch of ``payload`` (bytes, or a value written as JSON) under a verifier with no credentials."""
+    return _OPEN.verify(payload if isinstance(payload, bytes) else body_of(payload), {})
+
+
+def refused(payload: Any) -> PayloadError:
+    """The 400 :class:`PayloadError` :func:`verify_open` raises for ``payload``."""
+    with pytest.raises(PayloadError) as info:
+        verify_open(payload)
+    assert info.value.status_code == 400
+    return info.value
 
 
 def fixture_bytes(name: str) -> bytes:

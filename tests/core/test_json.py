@@ -5,29 +5,21 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import datetime, timezone
-from typing import Any
 
 import pytest
 
-from descope_audit_hook import AuditBatch, PayloadError, Verifier
+from descope_audit_hook import PayloadError, Verifier
 from descope_audit_hook._json import parse_json
 
-from ._support import body_of, event
+from ._support import event, refused, verify_open
 
 OPEN = Verifier(allow_unauthenticated=True)
 MS = 1780949905843
 WHEN = datetime(2026, 6, 8, 20, 18, 25, 843000, tzinfo=timezone.utc)
 
 
-def parse(payload: Any) -> AuditBatch:
-    return OPEN.verify(payload if isinstance(payload, bytes) else body_of(payload), {})
-
-
-def bad(payload: Any) -> PayloadError:
-    with pytest.raises(PayloadError) as info:
-        parse(payload)
-    assert info.value.status_code == 400
-    return info.value
+parse = verify_open
+bad = refused
 
 
 # --- strict JSON ---------------------------------------------------------------------------
