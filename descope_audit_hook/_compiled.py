@@ -1,4 +1,4 @@
-"""The per-event code of the parser, compiled from the table of fields as dataclasses compile ``__init__``.
+"""The per-event code of the parser, compiled from the table of fields (``_codegen``).
 
 * :func:`checked_row`: one event object's checked values, every field's ``read`` rule
   applied, or the :class:`PayloadError` of its first problem;
@@ -6,15 +6,11 @@
   :func:`checked_row` or from the column check (``_parsing``). It is the one way the
   parser makes an :class:`AuditEvent`.
 
-Why compiled: per event, a loop over the table costs about a microsecond more than code
-with each field written out (its key, its kind's test inlined), and the parser runs per
-event on every delivery (``benchmarks/run.py --only breakdown``: "made_events",
-"checked_row"). The source is built from the table alone, nothing else.
-
 ``made_events`` stores the values with plain attribute stores on an object of
 :class:`AuditEvent`'s layout without its frozen ``__setattr__``, which then becomes an
 :class:`AuditEvent` by one ``__class__`` assignment (allowed between classes with the
-same slots): a fifth of the cost of 14 ``object.__setattr__`` calls. ``__post_init__``
+same slots): a fifth of the cost of 14 ``object.__setattr__`` calls, a ninth of
+``AuditEvent(...)`` (``benchmarks/run.py --only breakdown``). ``__post_init__``
 does not run; the values keep its invariants because every kind's ``read`` and column
 check lead to values its ``finish`` turns into ones that ``holds`` accepts
 (tests/core/test_field_kinds.py), and every parsed event is checked against them in
@@ -26,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
+from ._codegen import compiled, merge_names
 from ._errors import PayloadError
 from ._events import FIELDS, AuditEvent
 
@@ -42,27 +39,13 @@ def _not_an_event(path: str) -> NoReturn:
     raise PayloadError("expected an audit event object", path=path)
 
 
-def _compile(source: list[str], names: dict[str, object]) -> Any:
-    text = "\n".join([f"def _bind({', '.join(names)}):", *("    " + line for line in source), f"    return {_NAME}"])
-    scope: dict[str, Any] = {}
-    exec(text, {}, scope)  # noqa: S102 - the source is built from the table of fields, nothing else
-    return scope["_bind"](**names)
-
-
-def _add(names: dict[str, object], more: Iterable[tuple[str, object]]) -> None:
-    for name, obj in more:
-        if names.setdefault(name, obj) is not obj:  # pragma: no cover - two kinds use one name
-            raise RuntimeError(f"two kinds of field use the name {name}")
-
-
-_NAME = "compiled"
 _VALUES = [f"v{index}" for index in range(len(FIELDS))]
 
 
 def _checked_row() -> Callable[[Any, str], tuple[Any, ...]]:
     names: dict[str, object] = {"_not_an_event": _not_an_event}
     lines = [
-        f"def {_NAME}(obj, path):",
+        "def compiled(obj, path):",
         "    if type(obj) is not dict:",
         "        _not_an_event(path)",
         "    get = obj.get",
@@ -85,7 +68,7 @@ def _checked_row() -> Callable[[Any, str], tuple[Any, ...]]:
         else:
             lines.append(f"    if not ({row.kind.accepts.format(v=value)}): {value} = {call}")
     lines.append(f"    return ({', '.join(_VALUES)},)")
-    checked: Callable[[Any, str], tuple[Any, ...]] = _compile(lines, names)
+    checked: Callable[[Any, str], tuple[Any, ...]] = compiled(lines, names)
     return checked
 
 
@@ -93,10 +76,10 @@ def _made_events() -> Callable[[Iterable[Sequence[Any]]], list[AuditEvent]]:
     names: dict[str, object] = {"_new": object.__new__, "_unfrozen": _Unfrozen, "_event": AuditEvent}
     stores = []
     for row, value in zip(FIELDS, _VALUES, strict=True):
-        _add(names, row.kind.names.items())
+        merge_names(names, row.kind.names)
         stores.append(f"        event.{row.name} = {row.kind.finish.format(v=value)}")
     lines = [
-        f"def {_NAME}(rows):",
+        "def compiled(rows):",
         "    built = []",
         "    append = built.append",
         f"    for {', '.join(_VALUES)} in rows:",
@@ -106,7 +89,7 @@ def _made_events() -> Callable[[Iterable[Sequence[Any]]], list[AuditEvent]]:
         "        append(event)",
         "    return built",
     ]
-    made: Callable[[Iterable[Sequence[Any]]], list[AuditEvent]] = _compile(lines, names)
+    made: Callable[[Iterable[Sequence[Any]]], list[AuditEvent]] = compiled(lines, names)
     return made
 
 

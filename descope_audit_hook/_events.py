@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from ._codegen import compiled, merge_names
 from ._field_kinds import (
     EMPTY_MAPPING,
     Kind,
@@ -180,7 +181,7 @@ class AuditEvent:
         Descope sends no event id, so this hashes every identifying field (not ``raw``,
         which may gain new fields, nor ``occurred_formatted``, which is derived).
         """
-        identity = [row.kind.to_json(getattr(self, row.name)) for row in _FINGERPRINTED]
+        identity = _identity(self)
         try:
             canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
         except RecursionError:
@@ -197,15 +198,37 @@ class AuditEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in the event's own shape, with the typed values normalised."""
-        return {key: row.kind.to_json(getattr(self, row.name)) for key, row in _BY_KEY}
+        result: dict[str, Any] = _to_dict(self)
+        return result
 
 
 #: The table of an event's fields, in the order of :class:`AuditEvent`'s.
 FIELDS: tuple[EventField, ...] = tuple(replace(item.metadata[_ROW], name=item.name) for item in fields(AuditEvent))
 #: The fields with a JSON key (all but ``raw``), in order: :meth:`AuditEvent.to_dict`'s.
 KEYED: tuple[EventField, ...] = tuple(row for row in FIELDS if row.key is not None)
-_BY_KEY = tuple((str(row.key), row) for row in KEYED)
-_FINGERPRINTED = tuple(sorted((row for row in FIELDS if row.fingerprint is not None), key=lambda r: r.fingerprint or 0))
+
+
+def _writer(rows: Iterable[EventField], *, keyed: bool) -> Callable[[AuditEvent], Any]:
+    """The fields ``rows`` of an event as JSON values (their kinds' ``write``), compiled
+    (``_codegen``): ``to_dict`` and the fingerprint run per event, ``exactly_once`` takes
+    every fingerprint. A dict by JSON key if ``keyed``, else a list."""
+    names: dict[str, object] = {}
+    values = []
+    for row in rows:
+        merge_names(names, row.kind.names)
+        value = row.kind.write.format(v=f"event.{row.name}")
+        values.append(f"{row.key!r}: {value}" if keyed else value)
+    body = "{" + ", ".join(values) + "}" if keyed else "[" + ", ".join(values) + "]"
+    writer: Callable[[AuditEvent], Any] = compiled([f"def compiled(event): return {body}"], names)
+    return writer
+
+
+_to_dict = _writer(KEYED, keyed=True)
+_identity = _writer(
+    sorted((row for row in FIELDS if row.fingerprint is not None), key=lambda r: r.fingerprint or 0), keyed=False
+)
+
+
 #: The fields as listings show them: the time first (what a row is sorted by), then in order.
 LISTED: tuple[EventField, ...] = tuple(sorted(FIELDS, key=lambda row: not isinstance(row.kind, Time)))
 

@@ -20,6 +20,7 @@ from itertools import chain
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from ._codegen import expression
 from ._errors import PayloadError
 from ._time import MAX_MS, MIN_MS, from_iso, ms_of, occurred_from_ms, utc_datetimes
 
@@ -128,9 +129,16 @@ class Kind:
     finish = "{v}"
     names: Mapping[str, object] = MappingProxyType({})
 
+    #: Source of the expression that writes the stored value ``{v}`` as JSON (``to_dict``,
+    #: the fingerprint, the receiver's rows), with ``names`` too.
+    write = "{v}"
+
+    def __init__(self) -> None:
+        self._write = expression(self.write, self.names)
+
     def to_json(self, value: Any) -> Any:
-        """The stored value as JSON: for ``to_dict``, the fingerprint and the receiver's rows."""
-        return value
+        """The stored value as JSON (the expression ``write``)."""
+        return self._write(value)
 
 
 class Text(Kind):
@@ -180,12 +188,12 @@ class Word(OptionalText):
         name = f"_{enum.__name__.lower()}_words"
         self.finish = f"({name}.get({{v}}) or {name}.get({{v}}.lower())) if {{v}} else None"
         self.names = MappingProxyType({name: dict(words)})
+        super().__init__()
 
     def holds(self, value: Any) -> bool:
         return value is None or isinstance(value, self._enum)
 
-    def to_json(self, value: Any) -> Any:
-        return None if value is None else value.value
+    write = "None if {v} is None else {v}.value"
 
 
 class Texts(Kind):
@@ -211,8 +219,7 @@ class Texts(Kind):
                 _fail("expected a string", f"{path}.{key}[{index}]")
         return value
 
-    def to_json(self, value: Any) -> Any:
-        return list(value)
+    write = "list({v})"
 
 
 class Time(Kind):
@@ -255,8 +262,8 @@ class Time(Kind):
             _fail(f"missing {key}", where)
         _fail(f"{key} must be epoch milliseconds or an ISO-8601 string", where)
 
-    def to_json(self, value: Any) -> Any:
-        return ms_of(value)
+    write = "_ms_of({v})"
+    names = MappingProxyType({"_ms_of": ms_of})
 
 
 class Mapped(Kind):
@@ -278,8 +285,7 @@ class Mapped(Kind):
             return value
         _fail("expected an object or null", f"{path}.{key}")
 
-    def to_json(self, value: Any) -> Any:
-        return dict(value)
+    write = "dict({v})"
 
 
 class Whole(Mapped):
