@@ -1,7 +1,8 @@
 """What every part of the benchmark shares: the bodies, the credentials, the timer.
 
-Imported by ``run.py`` and by the server apps in ``apps/`` (which put this directory on
-``sys.path``). Benchmark-only values: the secrets below protect nothing.
+Imported by ``run.py`` and by the server apps in ``apps/`` (which put this directory, and
+the repository for ``tests.support``, on ``sys.path``). The secrets are the test suite's
+(``tests/support/secrets.py``): they protect nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.testing import make_delivery, sample_events
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
 
 __all__ = [
+    "BEARER_TOKEN",
     "HMAC_SECRET",
     "REQUIRED_HEADERS",
-    "TOKEN",
     "UTC",
     "Timer",
     "events",
@@ -31,8 +33,6 @@ __all__ = [
     "make_verifier",
 ]
 
-HMAC_SECRET = "benchmark-hmac-secret-not-a-real-one"
-TOKEN = "benchmark-bearer-token-not-a-real-one"
 REQUIRED_HEADERS = {"x-descope-env": "benchmark"}
 UTC = timezone.utc
 
@@ -67,7 +67,7 @@ def events(count: int, *, pad: int = 0, seed: int = 1) -> list[dict[str, Any]]:
 
 def make_verifier() -> Verifier:
     """Every check on: a bearer token, a required header and an HMAC signature."""
-    return Verifier(HMAC_SECRET, auth=BearerToken(TOKEN), required_headers=REQUIRED_HEADERS)
+    return Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), required_headers=REQUIRED_HEADERS)
 
 
 def make_body(payload: list[dict[str, Any]], form: str = "raw") -> tuple[bytes, dict[str, str]]:
@@ -75,7 +75,7 @@ def make_body(payload: list[dict[str, Any]], form: str = "raw") -> tuple[bytes, 
     return make_delivery(
         payload,
         hmac_secret=HMAC_SECRET,
-        auth=BearerToken(TOKEN),
+        auth=BearerToken(BEARER_TOKEN),
         required_headers=REQUIRED_HEADERS,
         signed_form=form,  # type: ignore[arg-type]
     )

@@ -13,12 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,63 +21,32 @@ from pathlib import Path
 
 import bench_common as common
 
-__all__ = ["load", "section_servers", "serve"]
+from tests.support.servers import HOST, gunicorn_env, serve
 
-HOST = "127.0.0.1"
+__all__ = ["load", "section_servers", "serving"]
+
 APPS = Path(__file__).resolve().parent / "apps"
 
 
-def _command(framework: str, port: int) -> list[str]:
+def _command(framework: str) -> list[str]:
     python = sys.executable
     if framework in ("fastapi", "starlette"):
         return [
             python, "-m", "uvicorn", f"{framework}_bench:app", "--app-dir", str(APPS),
-            "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "--host", "{host}", "--port", "{port}", "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
     module = {"flask": "flask_bench:app", "django": "django_bench:application"}[framework]
     return [
-        python, "-m", "gunicorn", module, "--chdir", str(APPS), "--bind", f"{HOST}:{port}",
+        python, "-m", "gunicorn", module, "--chdir", str(APPS), "--bind", "{host}:{port}",
         "--workers", "1", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
     ]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
-def serve(framework: str, timeout: float = 30.0) -> Iterator[int]:
-    """Start the framework's bench app on a free loopback port; yield the port; stop it (whole process group)."""
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            _command(framework, port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{framework} server exited: {log.read()[-3000:].decode(errors='replace')}")
-                try:
-                    socket.create_connection((HOST, port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{framework} server did not start in {timeout} s") from None
-                    time.sleep(0.05)
-            yield port
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+def serving(framework: str) -> Iterator[int]:
+    """The framework's bench app on a free loopback port (tests/support/servers.py starts and stops it)."""
+    with serve(_command(framework), gunicorn_env(), APPS) as server:
+        yield server.port
 
 
 def load(port: int, path: str, body: bytes, headers: Mapping[str, str], *, duration: float, connections: int) -> float:
@@ -132,7 +96,7 @@ def section_servers(frameworks: Sequence[str], *, duration: float, rounds: int, 
         f"{rounds} x {duration:g} s per route, alternating, best kept"
     )
     for framework in frameworks:
-        with serve(framework) as port:
+        with serving(framework) as port:
             for path in ("/plain", "/verified"):  # warm up both routes (imports, first requests)
                 load(port, path, body, headers, duration=min(0.2, duration), connections=1)
             best = {"/plain": 0.0, "/verified": 0.0}

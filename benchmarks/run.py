@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository, for tests.support (the servers, the secrets); last, so that the library
+# measured is the one first on the path (PYTHONPATH=/other/checkout compares another copy).
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import bench_common as common
 import bench_corpus

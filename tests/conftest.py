@@ -1,37 +1,29 @@
-"""Shared pytest configuration for the whole suite.
+"""Fixtures of the whole suite; what they are built on is in tests/support/.
 
-Hypothesis: every profile turns off the per-example deadline, which flakes on a loaded
-2-core machine; each property test sets its own example budget
-(``tests/core/_support.examples``). ``dev`` (the default) explores new random examples
-on every run and replays past failures from ``.hypothesis/``. ``ci`` (the default when
-``CI=true``) is derandomized: the same examples on every run, so a submission's result
-does not depend on the draw; new ground is covered by ``dev`` runs and by
-``HYPOTHESIS_PROFILE=thorough``, which multiplies the budgets for a long local run.
+``clean_env``: ``os.environ`` without the machine's ``DESCOPE_AUDIT_*`` variables (the
+same cleaning as ``support.env.clean_env`` for a subprocess); real engines, one of each
+per session; a loopback OAuth 2.0 authorization server. The Hypothesis profile is
+loaded here (``support.properties``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-from tests.engines import postgres_cluster, redis_cluster, redis_server
+from tests.support import properties
+from tests.support.engines import postgres_cluster, redis_cluster, redis_server
+from tests.support.env import clean_os_environ
+from tests.support.paths import FIXTURES
 
 if TYPE_CHECKING:
-    from tests.oauth.issuer import Issuer
+    from tests.support.oauth_issuer import Issuer
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-_RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", _RELAXED)
-settings.register_profile("ci", _RELAXED, derandomize=True)
-settings.register_profile("thorough", _RELAXED)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
+properties.load_profile()
 
 
 @pytest.fixture
@@ -40,7 +32,13 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
-# --- real engines, one of each per test session (tests/engines.py) --------------------------
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ``DESCOPE_AUDIT_*`` variable of the machine in ``os.environ`` for this test; set yours on the result."""
+    return clean_os_environ(monkeypatch)
+
+
+# --- real engines, one of each per test session (tests/support/engines.py) --------------------
 
 
 @pytest.fixture(scope="session")
@@ -64,16 +62,16 @@ def postgres_dsn() -> Iterator[str]:
         yield server.dsn
 
 
-# --- a real OAuth 2.0 authorization server on loopback (tests/oauth/issuer.py) ------------------
+# --- a real OAuth 2.0 authorization server on loopback (tests/support/oauth_issuer.py) ---------
 
 
 @pytest.fixture(scope="session")
 def oauth_issuer() -> Iterator[Issuer]:
-    """A loopback OAuth 2.0 authorization server (tests/oauth/issuer.py), shared by the session.
+    """A loopback OAuth 2.0 authorization server, shared by the session.
 
     Tests that change it (rotate its keys, switch to opaque tokens) make their own.
     """
-    from tests.oauth.issuer import Issuer
+    from tests.support.oauth_issuer import Issuer
 
     with Issuer() as issuer:
         yield issuer
@@ -82,6 +80,6 @@ def oauth_issuer() -> Iterator[Issuer]:
 @pytest.fixture(scope="session")
 def oauth_recipe(oauth_issuer: Issuer) -> ModuleType:
     """docs/oauth.md's JWT validator, examples/oauth_validator.py as written, configured for ``oauth_issuer``."""
-    from tests.oauth.issuer import load_example
+    from tests.support.oauth_issuer import load_example
 
     return load_example("oauth_validator", oauth_issuer.env())

@@ -1,4 +1,7 @@
-"""Puts ``benchmarks/`` on ``sys.path`` so the apps can import ``bench_common``."""
+"""Puts ``benchmarks/`` on ``sys.path`` for ``bench_common``, and the repository for ``tests.support``.
+
+The repository goes last: the library measured is the one first on the path (``PYTHONPATH``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from pathlib import Path
 
 __all__: list[str] = []
 
-_HERE = str(Path(__file__).resolve().parent.parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+_HERE = Path(__file__).resolve().parent.parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+if str(_HERE.parent) not in sys.path:
+    sys.path.append(str(_HERE.parent))

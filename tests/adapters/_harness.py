@@ -12,13 +12,13 @@ the same way for every framework.
 import io
 import json
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from descope_audit_hook import AuditBatch, DedupeStore, Verifier
+from tests.support.frameworks import ensure_django, starlette_test_client
 
 PATH = "/hook"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -139,19 +139,6 @@ SECURE_MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
 ]
 MIDDLEWARE_PATH = "descope_audit_hook.django.AuditWebhookMiddleware"
-
-
-def ensure_django() -> None:
-    """Configure Django once per process (another test module may have done it) and set it up."""
-    import django
-    from django.apps import apps
-    from django.conf import settings
-
-    if not settings.configured:
-        # Overridden below per test; the SECRET_KEY cannot be (override_settings re-reads it on exit).
-        settings.configure(SECRET_KEY="adapter-tests-not-a-secret")
-    if not apps.ready:
-        django.setup()
 
 
 @contextmanager
@@ -275,16 +262,8 @@ def django_middleware_harness(
 # --- Starlette and FastAPI ----------------------------------------------------------------------------
 
 
-def _test_client_class() -> Any:
-    # Starlette 1.x warns, once, at import, that it prefers the httpx2 fork; httpx still works.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient
-    return TestClient
-
-
 def _asgi_send(kind: str, app: Any, record: Recording) -> Harness:
-    TestClient = _test_client_class()
+    TestClient = starlette_test_client()
 
     client = TestClient(app, raise_server_exceptions=False)
 

@@ -32,12 +32,14 @@ from descope_audit_hook import (
     Verifier,
 )
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
-from tests.oauth.issuer import AUDIENCE, CLIENT_ID, Issuer
+from tests.support.deliveries import SIG
+from tests.support.oauth_issuer import AUDIENCE, CLIENT_ID, Issuer
+from tests.support.oauth_tokens import bad_tokens
+from tests.support.secrets import HMAC_SECRET
+from tests.support.stores import BrokenStore
 
 from ._harness import Harness, Reply
 
-SECRET = "adapter-suite-hmac-secret"
-SIG = "x-descope-webhook-s256"
 REQUIRED = {"x-env": "prod"}
 FORMS: tuple[SignedForm, ...] = ("raw", "trimmed", "compact", "compact-escaped")
 AUTHS: dict[str, Auth] = {
@@ -56,13 +58,13 @@ Make = Callable[..., Harness]
 
 
 def verifier(auth: str | None = "bearer", **kwargs: Any) -> Verifier:
-    return Verifier(SECRET, auth=AUTHS[auth] if auth else None, required_headers=REQUIRED, **kwargs)
+    return Verifier(HMAC_SECRET, auth=AUTHS[auth] if auth else None, required_headers=REQUIRED, **kwargs)
 
 
 def delivery(auth: str | None = "bearer", events: Any = None, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
     chosen = AUTHS[auth] if auth else None
     payload = sample_events(3) if events is None else events
-    return make_delivery(payload, hmac_secret=SECRET, auth=chosen, required_headers=REQUIRED, **kwargs)
+    return make_delivery(payload, hmac_secret=HMAC_SECRET, auth=chosen, required_headers=REQUIRED, **kwargs)
 
 
 def assert_rejected(harness: Harness, reply: Reply, status: int, code: str | None = None) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def test_bad_signature(make_harness: Make) -> None:
     harness = make_harness(verifier())
     body, headers = delivery()
     other, _ = delivery(events=sample_events(3, seed=99))
-    headers[SIG] = make_delivery(other, hmac_secret=SECRET).headers[SIG]
+    headers[SIG] = make_delivery(other, hmac_secret=HMAC_SECRET).headers[SIG]
     assert_rejected(harness, harness.send(body, headers), 401, "invalid_signature")
 
 
@@ -273,7 +275,7 @@ def test_no_secret_signature_or_body_in_error_answers(make_harness: Make) -> Non
         reply = harness.send(sent_body, sent_headers)
         assert reply.status == 401
         text = reply.body.decode() + json.dumps(dict(reply.headers))
-        for secret in (SECRET, "adapter-suite-token", sent_headers[SIG], "leak-me", "LoginFailed"):
+        for secret in (HMAC_SECRET, "adapter-suite-token", sent_headers[SIG], "leak-me", "LoginFailed"):
             assert secret not in text
 
 
@@ -308,29 +310,18 @@ def test_handler_failure_without_dedupe_is_a_500(make_harness: Make) -> None:
     assert harness.send(body, headers).status == 500
 
 
-class BrokenStore:
-    """A dedupe store whose backend is down."""
-
-    def claim(self, keys: Any, owner: str) -> list[Any]:
-        raise ConnectionError("dedupe backend unavailable")
-
-    def complete(self, keys: Any, owner: str) -> None:
-        raise AssertionError("nothing was claimed")
-
-    def release(self, keys: Any, owner: str) -> None:
-        raise AssertionError("nothing was claimed")
-
-
 def test_a_failing_dedupe_store_is_a_503_with_retry_after_and_the_handler_does_not_run(
     make_any_harness: Make,
 ) -> None:
-    harness = make_any_harness(verifier(), BrokenStore())
+    store = BrokenStore()
+    harness = make_any_harness(verifier(), store)
     body, headers = delivery()
     # Fail closed, and say it is temporary: the sender retries rather than being told the
     # events were handled, and nothing ran without deduplication.
     reply = harness.send(body, headers)
     assert_rejected(harness, reply, 503, "dedupe_unavailable")
     assert reply.headers["retry-after"] == "30"  # a tenth of the default five-minute lease
+    assert store.released == []  # nothing was claimed, so nothing is released
 
 
 @pytest.mark.parametrize("status", [301, 303, 400, 403, 404, 429, 503])
@@ -351,7 +342,7 @@ def test_events_in_progress_elsewhere_are_a_503_after_the_claimed_ones_are_handl
     store = MemoryDedupeStore(lease=40)
     harness = make_any_harness(verifier(), store)
     events = sample_events(3)
-    held = Verifier(SECRET, required_headers=REQUIRED).verify(*delivery(events=events[:1]))[0].fingerprint
+    held = Verifier(HMAC_SECRET, required_headers=REQUIRED).verify(*delivery(events=events[:1]))[0].fingerprint
     assert store.claim([held], "another-request") == [ClaimState.CLAIMED]  # a slow handler elsewhere
     body, headers = delivery(events=events)
     reply = harness.send(body, headers)
@@ -370,7 +361,7 @@ def test_a_crashed_holders_events_are_handled_once_its_lease_expires(make_any_ha
     store = MemoryDedupeStore(lease=60, clock=lambda: now[0])
     harness = make_any_harness(verifier(), store)
     body, headers = delivery()
-    batch = Verifier(SECRET, required_headers=REQUIRED).verify(body, headers)
+    batch = Verifier(HMAC_SECRET, required_headers=REQUIRED).verify(body, headers)
     store.claim([e.fingerprint for e in batch], "a-request-that-was-killed")  # never completes nor releases
     assert harness.send(body, headers).status == 503
     now[0] += 61
@@ -387,12 +378,12 @@ ASYNC_KINDS = ("starlette", "fastapi", "django-async")
 
 
 def oauth_verifier(validator: Any, *tokens: str) -> Verifier:
-    return Verifier(SECRET, auth=BearerToken(*tokens, validator=validator), required_headers=REQUIRED)
+    return Verifier(HMAC_SECRET, auth=BearerToken(*tokens, validator=validator), required_headers=REQUIRED)
 
 
 def oauth_delivery(token: str, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
     return make_delivery(
-        sample_events(3), hmac_secret=SECRET, auth=BearerToken(token), required_headers=REQUIRED, **kwargs
+        sample_events(3), hmac_secret=HMAC_SECRET, auth=BearerToken(token), required_headers=REQUIRED, **kwargs
     )
 
 
@@ -429,10 +420,9 @@ def test_a_real_token_reaches_the_handler_with_its_claims(
 def test_a_bad_real_token_is_a_401_with_the_bearer_challenge(
     make_any_harness: Make, oauth_issuer: Issuer, oauth_recipe: ModuleType, bad: str
 ) -> None:
-    from tests.oauth.test_recipe import _bad_tokens
 
     harness = make_any_harness(oauth_verifier(oauth_recipe.validate))
-    token, _ = _bad_tokens(oauth_issuer)[bad]
+    token, _ = bad_tokens(oauth_issuer)[bad]
     reply = harness.send(*oauth_delivery(token))
     answer = assert_rejected(harness, reply, 401, "invalid_credentials")
     assert answer["message"] == "invalid credentials"

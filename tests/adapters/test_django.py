@@ -11,10 +11,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ._common import BEARER, SECRET, TOKEN, clean_env, signed
-from ._harness import MIDDLEWARE_PATH, SECURE_MIDDLEWARE, django_settings, ensure_django
+from tests.support.deliveries import BEARER, signed
+from tests.support.frameworks import ensure_django
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.stores import RecordingStore
 
-__all__ = ["clean_env"]
+from ._harness import MIDDLEWARE_PATH, SECURE_MIDDLEWARE, django_settings
 
 ensure_django()
 
@@ -36,7 +38,7 @@ from descope_audit_hook import (  # noqa: E402
 )
 from descope_audit_hook.django import CacheDedupeStore, audit_webhook  # noqa: E402
 
-VERIFIER = Verifier(SECRET, auth=BEARER)
+VERIFIER = Verifier(HMAC_SECRET, auth=BEARER)
 STORE = MemoryDedupeStore()  # DEDUPE as an import path names this
 ASYNC_POSTGRES = AsyncPostgresDedupeStore(lambda: None)  # refused: the middleware is sync
 received: list[tuple[AuditBatch, bytes, dict[str, Any]]] = []
@@ -71,31 +73,7 @@ async def decorated_async(request: HttpRequest, batch: AuditBatch) -> JsonRespon
     return JsonResponse({"received": len(batch)})
 
 
-class ThreadRecordingStore(MemoryDedupeStore):
-    """A memory store that notes which thread each claim, complete and release ran in."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, int]] = []
-
-    @property
-    def threads(self) -> list[int]:
-        return [thread for _, thread in self.calls]
-
-    def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
-        self.calls.append(("claim", threading.get_ident()))
-        return super().claim(keys, owner)
-
-    def complete(self, keys: Sequence[str], owner: str) -> None:
-        self.calls.append(("complete", threading.get_ident()))
-        super().complete(keys, owner)
-
-    def release(self, keys: Sequence[str], owner: str) -> None:
-        self.calls.append(("release", threading.get_ident()))
-        super().release(keys, owner)
-
-
-ASYNC_STORE = ThreadRecordingStore()
+ASYNC_STORE = RecordingStore()
 async_script: list[str] = []
 loop_threads: list[int] = []
 
@@ -237,10 +215,10 @@ def test_middleware_with_dedupe_from_an_import_path(monkeypatch: pytest.MonkeyPa
 
 
 def test_verifier_from_settings_with_environment_fallback(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("DESCOPE_AUDIT_BEARER_TOKEN", TOKEN)
+    clean_env.setenv("DESCOPE_AUDIT_BEARER_TOKEN", BEARER_TOKEN)
     body, headers = signed()
     unsigned = {k: v for k, v in headers.items() if k != "x-descope-webhook-s256"}
-    with project(DESCOPE_AUDIT_HMAC_SECRET=SECRET, WEBHOOK={"VERIFIER": None}):
+    with project(DESCOPE_AUDIT_HMAC_SECRET=HMAC_SECRET, WEBHOOK={"VERIFIER": None}):
         assert post(client(), "/settings-hook", body, headers).status_code == 200
         assert post(client(), "/settings-hook", body, unsigned).status_code == 401
     # Keys inside DESCOPE_AUDIT_WEBHOOK, unprefixed; the settings change rebuilds the verifier.
@@ -253,11 +231,11 @@ def test_settings_values_are_typed_and_messages_name_where_they_were_found(clean
     from descope_audit_hook.testing import make_delivery, sample_events
 
     body, headers = make_delivery(sample_events(2), hmac_secret="new,with-comma", auth=BEARER)
-    typed = {"HMAC_SECRET": ["new,with-comma", SECRET], "BEARER_TOKEN": (TOKEN,), "MAX_BODY_BYTES": 100_000}
+    typed = {"HMAC_SECRET": ["new,with-comma", HMAC_SECRET], "BEARER_TOKEN": (BEARER_TOKEN,), "MAX_BODY_BYTES": 100_000}
     with project(WEBHOOK={"VERIFIER": None, **typed}):
         assert post(client(), "/settings-hook", body, headers).status_code == 200
     bad_limit = pytest.raises(ConfigurationError, match=r'^settings\.DESCOPE_AUDIT_WEBHOOK\["MAX_BODY_BYTES"\] must be')
-    with project(WEBHOOK={"VERIFIER": None, "HMAC_SECRET": SECRET, "MAX_BODY_BYTES": "100 KB"}), bad_limit:
+    with project(WEBHOOK={"VERIFIER": None, "HMAC_SECRET": HMAC_SECRET, "MAX_BODY_BYTES": "100 KB"}), bad_limit:
         post(client(), "/settings-hook", body, headers)
     bad_secret = pytest.raises(ConfigurationError, match=r"^settings\.DESCOPE_AUDIT_HMAC_SECRET must be a str or")
     with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=b"bytes"), bad_secret:
@@ -266,7 +244,7 @@ def test_settings_values_are_typed_and_messages_name_where_they_were_found(clean
 
 def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.MonkeyPatch) -> None:
     body, headers = signed()
-    webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_TOKEN": [TOKEN]}
+    webhook = {"VERIFIER": None, "HMAC_SECRET": HMAC_SECRET, "BEARER_TOKEN": [BEARER_TOKEN]}
     with project(WEBHOOK=webhook):
         assert post(client(), "/mw/hook", body, headers).status_code == 200
         assert post(client(), "/mw/hook", body, {**headers, "Authorization": "Bearer x"}).status_code == 401
@@ -275,7 +253,7 @@ def test_middleware_reads_the_verifier_keys_from_settings(clean_env: pytest.Monk
 def test_a_token_validator_named_in_settings(clean_env: pytest.MonkeyPatch) -> None:
     body, headers = signed(auth=BearerToken("good.token.value"))
     other = {**headers, "Authorization": "Bearer other.token"}
-    webhook = {"VERIFIER": None, "HMAC_SECRET": SECRET, "BEARER_VALIDATOR": "tests.core._validators:accept"}
+    webhook = {"VERIFIER": None, "HMAC_SECRET": HMAC_SECRET, "BEARER_VALIDATOR": "tests.support.validators:accept"}
     with project(WEBHOOK=webhook):
         assert post(client(), "/mw/hook", body, headers).status_code == 200
         assert post(client(), "/mw/hook", body, other).status_code == 401
@@ -283,8 +261,8 @@ def test_a_token_validator_named_in_settings(clean_env: pytest.MonkeyPatch) -> N
     assert [b.claims for b, _, _ in received] == [{"sub": "descope-connector", "scope": "audit:write"}] * 2
     # A top-level setting works too; an async def validator stops the middleware from loading.
     refused = pytest.raises(ConfigurationError, match="async def token validator")
-    top_level = override_settings(DESCOPE_AUDIT_BEARER_VALIDATOR="tests.core._validators:accept_async")
-    with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=SECRET), top_level, refused:
+    top_level = override_settings(DESCOPE_AUDIT_BEARER_VALIDATOR="tests.support.validators:accept_async")
+    with project(WEBHOOK={"VERIFIER": None}, DESCOPE_AUDIT_HMAC_SECRET=HMAC_SECRET), top_level, refused:
         client().get("/form")
 
 
@@ -364,6 +342,7 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
 
     async_script[:] = ["raise", "500"]
     ASYNC_STORE.calls.clear()
+    ASYNC_STORE.threads.clear()
     loop_threads.clear()
     with project():
         statuses = asyncio.run(deliver())
@@ -372,8 +351,7 @@ def test_async_view_dedupe_runs_the_store_off_the_event_loop_and_releases_on_fai
     assert [len(batch) for batch, _, _ in received] == [3, 3, 0]
     assert received[-1][0].duplicates == 3
     # Two claims and releases, then a claim and a complete, then a claim of nothing new.
-    methods = [method for method, _ in ASYNC_STORE.calls]
-    assert methods == ["claim", "release", "claim", "release", "claim", "complete", "claim"]
+    assert ASYNC_STORE.calls == ["claim", "release", "claim", "release", "claim", "complete", "claim"]
     assert not set(ASYNC_STORE.threads) & set(loop_threads), "the store ran on the event loop's thread"
 
 
@@ -453,7 +431,7 @@ def test_asgi_body_limit_passes_a_delivery_to_django() -> None:
 
 def test_asgi_body_limit_refuses_a_declared_oversize_body_before_reading() -> None:
     _, headers = signed(3)
-    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+    with project(WEBHOOK={"VERIFIER": Verifier(HMAC_SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
         exchange = AsgiExchange([b"[" * 1000] * 10, headers=headers, declared=10_000)
         status, answer = exchange.run(_asgi_app())
     assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
@@ -476,7 +454,7 @@ def test_asgi_body_limit_refuses_another_method_before_reading() -> None:
 def test_asgi_body_limit_stops_a_streamed_body_past_the_limit() -> None:
     _, headers = signed()
     chunks = [b"[" * 1000] * 200  # 200 kB, no Content-Length
-    with project(WEBHOOK={"VERIFIER": Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
+    with project(WEBHOOK={"VERIFIER": Verifier(HMAC_SECRET, auth=BEARER, max_body_bytes=LIMIT)}):
         exchange = AsgiExchange(chunks, headers=headers)
         status, answer = exchange.run(_asgi_app())
     assert (status, json.loads(answer)["error"]) == (413, "payload_too_large")
@@ -497,7 +475,7 @@ def test_asgi_body_limit_refuses_a_bad_length(declared: str, code: str) -> None:
 def test_asgi_body_limit_leaves_other_paths_and_departed_clients_alone() -> None:
     _, headers = signed()
     with project():
-        app = _asgi_app(paths=["/mw/hook"], verifier=Verifier(SECRET, auth=BEARER, max_body_bytes=LIMIT))
+        app = _asgi_app(paths=["/mw/hook"], verifier=Verifier(HMAC_SECRET, auth=BEARER, max_body_bytes=LIMIT))
         # Another path: Django reads it itself (and CSRF refuses this POST).
         assert AsgiExchange([b"x" * 5000], headers={}).run(app, "/form")[0] == 403
         # A client that went away before its body was read: nobody to answer, Django not called.

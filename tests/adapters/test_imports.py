@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO
+
 FRAMEWORKS = ("flask", "werkzeug", "django", "starlette", "fastapi", "asgiref", "anyio", "httpx")
 # The database drivers: the stores take a client the user made and import none.
 DRIVERS = ("redis", "psycopg", "psycopg_pool", "psycopg_binary")
@@ -113,7 +115,6 @@ def test_each_adapter_imports_only_its_own_framework(module: str) -> None:
 
 # --- in a bare virtual environment: the frameworks and their dependencies truly absent -------------
 
-REPO = Path(__file__).resolve().parents[2]
 #: Each extra's framework and what it pulls in; none of them may be importable in the bare venv.
 INSTALLED_BY_EXTRAS = (
     *FRAMEWORKS,

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from descope_audit_hook import BasicAuth, Verifier
 from descope_audit_hook.testing import make_delivery, sample_event
-from tests.core._support import examples
+from tests.support.properties import examples
+from tests.support.secrets import HMAC_SECRET
 
 from ._harness import KINDS, harness_for
 
-SECRET = "property-hmac-secret"
 AUTH = BasicAuth("descope", "property-password")
 REQUIRED = {"x-env": "prod"}
 LIMIT = 2048
@@ -56,7 +56,7 @@ def requests(draw: st.DrawFn) -> Request:
         body = make_delivery([event]).body
     # Signed and authenticated most of the time, so that the payload checks are reached too.
     headers = dict(
-        make_delivery(body, hmac_secret=SECRET, auth=AUTH, required_headers=REQUIRED).headers
+        make_delivery(body, hmac_secret=HMAC_SECRET, auth=AUTH, required_headers=REQUIRED).headers
         if draw(st.booleans())
         else {}
     )
@@ -75,7 +75,9 @@ def requests(draw: st.DrawFn) -> Request:
 @given(request=requests())
 def test_any_request_gets_a_client_status_never_a_5xx(kind: str, request: Request) -> None:
     method, body, headers, declared = request
-    with harness_for(kind, Verifier(SECRET, auth=AUTH, required_headers=REQUIRED, max_body_bytes=LIMIT)) as harness:
+    with harness_for(
+        kind, Verifier(HMAC_SECRET, auth=AUTH, required_headers=REQUIRED, max_body_bytes=LIMIT)
+    ) as harness:
         reply = harness.send(body, headers, method=method, declared=declared)
     assert reply.status in ALLOWED, (reply.status, reply.body[:300])
     if reply.status != 200:

@@ -20,13 +20,12 @@ from descope_audit_hook import (
     Verifier,
 )
 from descope_audit_hook.starlette import AuditWebhook, AuditWebhookError
+from tests.support.deliveries import BEARER, signed
+from tests.support.frameworks import starlette_test_client
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.stores import AsyncRecordingStore, RecordingStore
 
-from ._common import BEARER, SECRET, TOKEN, clean_env, signed
-from ._harness import _test_client_class
-
-__all__ = ["clean_env"]
-
-TestClient = _test_client_class()
+TestClient = starlette_test_client()
 
 
 def starlette_app(hook: AuditWebhook, methods: list[str] | None = None) -> Starlette:
@@ -51,7 +50,7 @@ def fastapi_app(hook: AuditWebhook) -> FastAPI:
 
 
 def test_default_error_answers_without_the_handler() -> None:
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER))
     body, headers = signed()
     bad = {**headers, "Authorization": "Bearer wrong"}
     plain = TestClient(starlette_app(hook)).post("/hook", content=body, headers=bad)
@@ -67,7 +66,7 @@ def test_default_error_answers_without_the_handler() -> None:
 
 
 def test_valid_delivery_in_both() -> None:
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER))
     body, headers = signed(3)
     for app in (starlette_app(hook), fastapi_app(hook)):
         response = TestClient(app).post("/hook", content=body, headers=headers)
@@ -75,15 +74,15 @@ def test_valid_delivery_in_both() -> None:
 
 
 def test_router_answers_405_itself_when_the_route_is_post_only() -> None:
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER))
     response = TestClient(starlette_app(hook, methods=["POST"])).get("/hook")
     assert response.status_code == 405
 
 
 def test_verifier_from_the_environment_on_first_use(clean_env: pytest.MonkeyPatch) -> None:
     hook = AuditWebhook()  # nothing read yet: the environment is set after construction
-    clean_env.setenv("DESCOPE_AUDIT_HMAC_SECRET", SECRET)
-    clean_env.setenv("DESCOPE_AUDIT_BEARER_TOKEN", TOKEN)
+    clean_env.setenv("DESCOPE_AUDIT_HMAC_SECRET", HMAC_SECRET)
+    clean_env.setenv("DESCOPE_AUDIT_BEARER_TOKEN", BEARER_TOKEN)
     body, headers = signed()
     assert TestClient(fastapi_app(hook)).post("/hook", content=body, headers=headers).status_code == 200
     assert hook.verifier.signs
@@ -102,10 +101,10 @@ def test_constructor_refuses_wrong_types() -> None:
     with pytest.raises(ConfigurationError):
         AuditWebhook("secret")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
-        AuditWebhook(Verifier(SECRET), dedupe=object())  # type: ignore[arg-type]
+        AuditWebhook(Verifier(HMAC_SECRET), dedupe=object())  # type: ignore[arg-type]
     # An async store is awaited on the loop (test_an_async_store_is_awaited_on_the_event_loop).
     store = AsyncPostgresDedupeStore(lambda: None)
-    assert AuditWebhook(Verifier(SECRET), dedupe=store).dedupe is store
+    assert AuditWebhook(Verifier(HMAC_SECRET), dedupe=store).dedupe is store
 
 
 async def call_asgi(app: Any, chunks: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes, int]:
@@ -152,7 +151,7 @@ def endless(chunk: bytes) -> Any:
 def test_streaming_stops_as_soon_as_the_limit_is_passed(make: Any) -> None:
     from descope_audit_hook.starlette import install_error_handler
 
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER, max_body_bytes=10_000))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER, max_body_bytes=10_000))
     app = make(hook)
     install_error_handler(app)
     _, headers = signed()
@@ -166,7 +165,7 @@ def test_streaming_stops_as_soon_as_the_limit_is_passed(make: Any) -> None:
 def test_client_disconnect_mid_body_is_a_400() -> None:
     from descope_audit_hook.starlette import install_error_handler
 
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER))
     app = starlette_app(hook)
     install_error_handler(app)
     _, headers = signed()
@@ -178,7 +177,7 @@ def test_client_disconnect_mid_body_is_a_400() -> None:
 
 
 def test_handle_and_exactly_once_without_a_store_pass_the_batch_through() -> None:
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER))
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER))
     seen: list[AuditBatch] = []
 
     async def handler(batch: AuditBatch) -> Response:
@@ -199,7 +198,7 @@ def test_handle_and_exactly_once_without_a_store_pass_the_batch_through() -> Non
 
 
 def test_exactly_once_in_a_fastapi_endpoint_releases_on_error() -> None:
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=MemoryDedupeStore())
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER), dedupe=MemoryDedupeStore())
     app = FastAPI()
     calls: list[int] = []
 
@@ -226,41 +225,11 @@ def test_audit_webhook_error_carries_the_library_error() -> None:
     assert exc.error.code == "payload_too_large"
 
 
-class ThreadRecordingStore(MemoryDedupeStore):
-    """Records the thread each claim, complete and release runs in."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, int]] = []
-
-    @property
-    def threads(self) -> list[int]:
-        return [thread for _, thread in self.calls]
-
-    def claim(self, keys: Any, owner: str) -> list[ClaimState]:
-        import threading
-
-        self.calls.append(("claim", threading.get_ident()))
-        return super().claim(keys, owner)
-
-    def complete(self, keys: Any, owner: str) -> None:
-        import threading
-
-        self.calls.append(("complete", threading.get_ident()))
-        super().complete(keys, owner)
-
-    def release(self, keys: Any, owner: str) -> None:
-        import threading
-
-        self.calls.append(("release", threading.get_ident()))
-        super().release(keys, owner)
-
-
 def test_exactly_once_runs_the_store_off_the_event_loop_and_releases_on_cancellation() -> None:
     import threading
 
-    store = ThreadRecordingStore()
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    store = RecordingStore()
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER), dedupe=store)
     body, headers = signed(3)
     batch = hook.verifier.verify(body, headers)
     keys = [event.fingerprint for event in batch]
@@ -290,8 +259,8 @@ def test_exactly_once_runs_the_store_off_the_event_loop_and_releases_on_cancella
 def test_exactly_once_completes_off_the_event_loop() -> None:
     import threading
 
-    store = ThreadRecordingStore()
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    store = RecordingStore()
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER), dedupe=store)
     body, headers = signed(3)
     batch = hook.verifier.verify(body, headers)
 
@@ -301,45 +270,16 @@ def test_exactly_once_completes_off_the_event_loop() -> None:
         return threading.get_ident()
 
     loop_thread = anyio.run(main)
-    assert [method for method, _ in store.calls] == ["claim", "complete"]
+    assert store.calls == ["claim", "complete"]
     assert loop_thread not in store.threads
     assert store.claim([event.fingerprint for event in batch], "redelivery") == [ClaimState.COMPLETED] * 3
-
-
-class AsyncRecordingStore:
-    """An async store (coroutine methods) over a memory store, recording the thread of each call."""
-
-    def __init__(self, *, fail: bool = False) -> None:
-        self.inner = MemoryDedupeStore(lease=20)
-        self.lease = self.inner.lease
-        self.fail = fail
-        self.calls: list[tuple[str, int]] = []
-
-    def _note(self, name: str) -> None:
-        import threading
-
-        self.calls.append((name, threading.get_ident()))
-
-    async def claim(self, keys: Any, owner: str) -> list[ClaimState]:
-        self._note("claim")
-        if self.fail:
-            raise ConnectionError("the store's server is down")
-        return self.inner.claim(keys, owner)
-
-    async def complete(self, keys: Any, owner: str) -> None:
-        self._note("complete")
-        self.inner.complete(keys, owner)
-
-    async def release(self, keys: Any, owner: str) -> None:
-        self._note("release")
-        self.inner.release(keys, owner)
 
 
 def test_an_async_store_is_awaited_on_the_event_loop() -> None:
     import threading
 
-    store = AsyncRecordingStore()
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    store = AsyncRecordingStore(lease=20)
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER), dedupe=store)
     loop_threads: list[int] = []
 
     async def handler(batch: AuditBatch) -> JSONResponse:
@@ -355,15 +295,15 @@ def test_an_async_store_is_awaited_on_the_event_loop() -> None:
     assert client.post("/hook", content=body, headers=headers).status_code == 429  # released
     assert client.post("/hook", content=body, headers=headers).json() == {"received": 3}
     assert client.post("/hook", content=body, headers=headers).json() == {"received": 0}
-    assert [name for name, _ in store.calls] == ["claim", "release", "claim", "complete", "claim"]
-    assert {thread for _, thread in store.calls} == set(loop_threads), "not awaited on the event loop"
+    assert store.calls == ["claim", "release", "claim", "complete", "claim"]
+    assert set(store.threads) == set(loop_threads), "not awaited on the event loop"
 
 
 def test_exactly_once_in_fastapi_answers_503_with_retry_after() -> None:
     from descope_audit_hook.starlette import install_error_handler
 
-    store = AsyncRecordingStore()
-    hook = AuditWebhook(Verifier(SECRET, auth=BEARER), dedupe=store)
+    store = AsyncRecordingStore(lease=20)
+    hook = AuditWebhook(Verifier(HMAC_SECRET, auth=BEARER), dedupe=store)
     app = FastAPI()
     install_error_handler(app)
     handled: list[tuple[int, int]] = []

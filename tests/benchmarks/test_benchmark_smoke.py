@@ -10,11 +10,12 @@ import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+from tests.support.paths import REPO
+
+RUN = REPO / "benchmarks" / "run.py"
 RATIO = r"ratio +\d+\.\d\dx"
 
 

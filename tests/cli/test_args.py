@@ -23,13 +23,12 @@ from hypothesis import strategies as st
 
 from descope_audit_hook.cli import main
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.core._support import examples
-from tests.e2e.servers import free_port, serve
-
-from ._support import CLI, get_json, run_cli
+from tests.support.cli import CLI, run_cli
+from tests.support.properties import examples
+from tests.support.secrets import HMAC_SECRET
+from tests.support.servers import free_port, get_json, serve
 
 CLOSED = free_port()  # nothing listens there: a send fails fast, never leaves the machine
-SECRET = "arguments-hmac-secret"
 
 
 @pytest.mark.parametrize(
@@ -37,8 +36,8 @@ SECRET = "arguments-hmac-secret"
     [
         (["send", "http://127.0.0.1:9/x", "--timeout", "-1"], "argument --timeout: must be a number of seconds"),
         (["send", "http://127.0.0.1:9/x", "--timeout", "nan"], "argument --timeout"),
-        (["serve", "--port", "70000", "--hmac-secret", SECRET], "argument --port: must be a port number"),
-        (["serve", "--port", "²", "--hmac-secret", SECRET], "argument --port"),
+        (["serve", "--port", "70000", "--hmac-secret", HMAC_SECRET], "argument --port: must be a port number"),
+        (["serve", "--port", "²", "--hmac-secret", HMAC_SECRET], "argument --port"),
         (["demo", "--port", "-1"], "argument --port"),
         (["send", "http://[::1"], "URL is not valid"),
         (["send", "http://a..b/x"], "host name is not valid"),
@@ -46,11 +45,11 @@ SECRET = "arguments-hmac-secret"
         (["send", "ftp://x/y"], "URL must be an http:// or https:// address"),
         (["send", "http://127.0.0.1:9/x", "--count", "10001"], "argument --count"),
         (["send", "http://127.0.0.1:9/x", "--count", "1" * 5000], "argument --count"),
-        (["serve", "--host", "bad host", "--hmac-secret", SECRET], "argument --host"),
-        (["serve", "--request-timeout", "0", "--hmac-secret", SECRET], "argument --request-timeout"),
-        (["serve", "--max-connections", "0", "--hmac-secret", SECRET], "argument --max-connections"),
-        (["serve", "--page-token", "short", "--hmac-secret", SECRET], "at least 16 characters"),
-        (["serve", "--allowed-host", "a:80", "--hmac-secret", SECRET], "allowed host"),
+        (["serve", "--host", "bad host", "--hmac-secret", HMAC_SECRET], "argument --host"),
+        (["serve", "--request-timeout", "0", "--hmac-secret", HMAC_SECRET], "argument --request-timeout"),
+        (["serve", "--max-connections", "0", "--hmac-secret", HMAC_SECRET], "argument --max-connections"),
+        (["serve", "--page-token", "short", "--hmac-secret", HMAC_SECRET], "at least 16 characters"),
+        (["serve", "--allowed-host", "a:80", "--hmac-secret", HMAC_SECRET], "allowed host"),
         (["verify", "--body", "x", "--max-body-bytes", "²"], "argument --max-body-bytes"),
     ],
 )
@@ -76,18 +75,20 @@ def test_an_argument_that_is_not_utf8_is_one_line_and_exit_2(tmp_path: Path) -> 
 def test_non_ascii_credentials_and_headers_travel_as_utf8(tmp_path: Path) -> None:
     # Go's net/http (Descope's connector) sends a header value's bytes as they are: UTF-8.
     # `send --bearer-token '€uro'` used to die on http.client's latin-1; the receiver accepts it.
-    argv = [*CLI, "serve", "--port", "{port}", "--db", str(tmp_path / "e.db"), "--hmac-secret", SECRET]
+    argv = [*CLI, "serve", "--port", "{port}", "--db", str(tmp_path / "e.db"), "--hmac-secret", HMAC_SECRET]
     argv += ["--bearer-token", "€uro-token", "--required-header", "x-a:€"]
     with serve(argv, {}, tmp_path, ready_path="/api/events") as server:
         url = server.url + "/descope/audit/é?x=ü"
-        sent = run_cli(["send", url, "--hmac-secret", SECRET, "--bearer-token", "€uro-token", "--header", "x-a:€"])
+        sent = run_cli(["send", url, "--hmac-secret", HMAC_SECRET, "--bearer-token", "€uro-token", "--header", "x-a:€"])
         assert "Traceback" not in sent.stderr
         assert sent.returncode == 1  # the path is not the webhook's: a 404 from the server, not a crash
         assert "HTTP 404" in sent.stdout
         hook = server.url + "/descope/audit"
-        ok = run_cli(["send", hook, "--hmac-secret", SECRET, "--bearer-token", "€uro-token", "--header", "x-a:€"])
+        ok = run_cli(["send", hook, "--hmac-secret", HMAC_SECRET, "--bearer-token", "€uro-token", "--header", "x-a:€"])
         assert ok.returncode == 0, ok.stdout + ok.stderr
-        wrong = run_cli(["send", hook, "--hmac-secret", SECRET, "--bearer-token", "€uro-tokeN", "--header", "x-a:€"])
+        wrong = run_cli(
+            ["send", hook, "--hmac-secret", HMAC_SECRET, "--bearer-token", "€uro-tokeN", "--header", "x-a:€"]
+        )
         assert wrong.returncode == 1
         assert get_json(server.url + "/api/events")["total"] == 10
 
@@ -182,7 +183,7 @@ def _command(draw: st.DrawFn, workdir: Path) -> list[str]:
     if kind == "verify":
         words = ["verify", "--body", draw(st.one_of(st.just(body), _VALUE))]
         return words + draw(_options(["-H", "--headers-file", *_CONFIG]))
-    words = ["serve", "--db", draw(st.one_of(st.just(str(workdir / "serve.db")), _VALUE)), "--hmac-secret", SECRET]
+    words = ["serve", "--db", draw(st.one_of(st.just(str(workdir / "serve.db")), _VALUE)), "--hmac-secret", HMAC_SECRET]
     return words + draw(_options([*_SERVE, *_CONFIG]))
 
 
@@ -212,7 +213,7 @@ def _contained() -> Iterator[tuple[io.StringIO, io.StringIO]]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("arguments")
-    (path / "body.json").write_bytes(make_delivery(sample_events(2), hmac_secret=SECRET).body)
+    (path / "body.json").write_bytes(make_delivery(sample_events(2), hmac_secret=HMAC_SECRET).body)
     return path
 
 

@@ -11,8 +11,7 @@ from descope_audit_hook import ApiKey, BearerToken
 from descope_audit_hook._settings import PREFIX, SETTINGS, settings_of
 from descope_audit_hook.cli import build_parser, main
 from descope_audit_hook.testing import make_delivery, sample_events
-
-SECRET = "config-hmac-secret"
+from tests.support.secrets import HMAC_SECRET
 
 
 def _options(command: str) -> dict[str, argparse.Action]:
@@ -47,7 +46,7 @@ def test_send_takes_the_secret_and_the_authentication_types_single_valued() -> N
 
 @pytest.fixture
 def captured(tmp_path: Path) -> list[str]:
-    body, headers = make_delivery(sample_events(1), hmac_secret=SECRET, auth=ApiKey("x-key", "k2"))
+    body, headers = make_delivery(sample_events(1), hmac_secret=HMAC_SECRET, auth=ApiKey("x-key", "k2"))
     (tmp_path / "body.json").write_bytes(body)
     return ["verify", "--body", str(tmp_path / "body.json"), *(f"-H{k}: {v}" for k, v in headers.items())]
 
@@ -56,8 +55,11 @@ def captured(tmp_path: Path) -> list[str]:
     ("args", "message"),
     [
         # Before, these named the variables the options were turned into, which nobody had set.
-        (["--hmac-secret", SECRET, "--signed-forms", "raw,pretty"], "--signed-forms must be a comma-separated subset"),
-        (["--hmac-secret", SECRET, "--api-key-header", "x-key"], "--api-key-header and --api-key go together"),
+        (
+            ["--hmac-secret", HMAC_SECRET, "--signed-forms", "raw,pretty"],
+            "--signed-forms must be a comma-separated subset",
+        ),
+        (["--hmac-secret", HMAC_SECRET, "--api-key-header", "x-key"], "--api-key-header and --api-key go together"),
         (["--hmac-secret", ""], "--hmac-secret must not be empty"),
         (["--hmac-secret", "new,old"], "--hmac-secret must not contain ','"),
         (["--bearer-token", "t", "--basic-user", "u", "--basic-password", "p"], "not --bearer-token and --basic-user"),
@@ -83,7 +85,7 @@ def test_a_bad_option_is_named_as_given(
 def test_options_replace_another_authentication_type_and_fill_in_their_own(
     captured: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(PREFIX + "HMAC_SECRET", SECRET)
+    monkeypatch.setenv(PREFIX + "HMAC_SECRET", HMAC_SECRET)
     monkeypatch.setenv(PREFIX + "BEARER_TOKEN", "the-environment's-type")
     monkeypatch.setenv(PREFIX + "API_KEY", "k1,k2")
     # --api-key-header picks the API key type: the Bearer variable is dropped, API_KEY fills in.

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook.cli._demo import run_demo
-from tests.e2e.servers import serve
-
-from ._support import CLI, get_json, run_cli
+from tests.support.cli import CLI, run_cli
+from tests.support.servers import get_json, serve
 
 pytestmark = pytest.mark.server
 

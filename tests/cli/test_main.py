@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from descope_audit_hook.cli import main
-
-from ._support import run_cli
+from tests.support.cli import run_cli
 
 COMMANDS = ("send", "sign", "verify", "serve", "demo")
 
@@ -34,8 +33,7 @@ def test_no_command_is_bad_usage() -> None:
     result = run_cli([])
     assert result.returncode == 2
     assert result.stderr == (
-        "descope-audit-hook: error: the following arguments are required: COMMAND "
-        "(see 'descope-audit-hook --help')\n"
+        "descope-audit-hook: error: the following arguments are required: COMMAND (see 'descope-audit-hook --help')\n"
     )
     assert result.stdout == ""
 

@@ -1,6 +1,6 @@
 """``send --oauth-token-url ...``: the client-credentials grant against a real token endpoint, then the delivery.
 
-The token endpoint is tests/oauth/issuer.py on loopback; the receiver checks the token
+The token endpoint is tests/support/oauth_issuer.py on loopback; the receiver checks the token
 with docs/oauth.md's validator. The token request is checked byte for byte against RFC
 6749 (section 4.4 and, for the client's credentials, section 2.3.1), spelled out here
 rather than rebuilt with the sender's own helpers. Every failure of the token endpoint is
@@ -24,13 +24,13 @@ from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.cli import main
 from descope_audit_hook.receiver import EventFilter, EventStore, make_app, make_server
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import Server, free_port, serve
-from tests.oauth.issuer import CLIENT_ID, CLIENT_SECRET, Issuer, Recorded, Scripted
+from tests.support.cli import CLI, run_cli, self_signed
+from tests.support.deliveries import SIG
+from tests.support.oauth_issuer import CLIENT_ID, CLIENT_SECRET, Issuer, Recorded, Scripted
+from tests.support.paths import REPO
+from tests.support.secrets import HMAC_SECRET
+from tests.support.servers import Server, free_port, serve, serving
 
-from ._support import CLI, REPO, run_cli, self_signed, serving
-
-SECRET = "oauth-cli-hmac-secret"
-SIG = "x-descope-webhook-s256"
 # RFC 6749 section 2.3.1 and appendix B, by hand: ' ' -> '+', ':' -> %3A, '=' -> %3D, '+' -> %2B, '/' -> %2F.
 ENCODED_ID = "descope+audit%3Aconnector"
 ENCODED_SECRET = "s3cr%3Dt%2B%2F+with+spaces%3A" + CLIENT_SECRET.removeprefix("s3cr=t+/ with spaces:")
@@ -38,7 +38,7 @@ ENCODED_SECRET = "s3cr%3Dt%2B%2F+with+spaces%3A" + CLIENT_SECRET.removeprefix("s
 
 @pytest.fixture
 def receiver(oauth_recipe: ModuleType, tmp_path: Path) -> Iterator[tuple[str, EventStore]]:
-    app = make_app(Verifier(SECRET, auth=BearerToken(validator=oauth_recipe.validate)), tmp_path / "events.db")
+    app = make_app(Verifier(HMAC_SECRET, auth=BearerToken(validator=oauth_recipe.validate)), tmp_path / "events.db")
     with serving(make_server("127.0.0.1", 0, app)) as port:
         yield f"http://127.0.0.1:{port}/descope/audit", app.store
 
@@ -72,7 +72,7 @@ def test_header_style_sends_basic_credentials_and_delivers_with_the_token(
     url, store = receiver
     since = len(oauth_issuer.requests)
     extra = ["--scope", "audit:write", "--scope", "openid profile", "--token-header", "X-Tenant: acme"]
-    assert main(["send", url, "--hmac-secret", SECRET, "--count", "4", *oauth_args(oauth_issuer, *extra)]) == 0
+    assert main(["send", url, "--hmac-secret", HMAC_SECRET, "--count", "4", *oauth_args(oauth_issuer, *extra)]) == 0
     out, err = capsys.readouterr()
 
     [grant] = token_requests(oauth_issuer, since)
@@ -95,7 +95,7 @@ def test_body_style_sends_the_credentials_in_the_form(
 ) -> None:
     url, store = receiver
     since = len(oauth_issuer.requests)
-    assert main(["send", url, "--hmac-secret", SECRET, *oauth_args(oauth_issuer, "--auth-style", "body")]) == 0
+    assert main(["send", url, "--hmac-secret", HMAC_SECRET, *oauth_args(oauth_issuer, "--auth-style", "body")]) == 0
     out, err = capsys.readouterr()
     [grant] = token_requests(oauth_issuer, since)
     assert "authorization" not in grant.headers
@@ -112,7 +112,7 @@ def test_the_secret_can_come_from_the_environment(
     url, store = receiver
     monkeypatch.setenv("DESCOPE_AUDIT_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
     args = ["--oauth-token-url", oauth_issuer.token_url, "--client-id", CLIENT_ID]
-    assert main(["send", url, "--hmac-secret", SECRET, "--count", "2", *args]) == 0
+    assert main(["send", url, "--hmac-secret", HMAC_SECRET, "--count", "2", *args]) == 0
     assert stored(store) == 2
 
 
@@ -120,7 +120,7 @@ def test_from_env_takes_the_secret_and_leaves_the_receivers_validator_alone(
     oauth_issuer: Issuer, receiver: tuple[str, EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, store = receiver
-    monkeypatch.setenv("DESCOPE_AUDIT_HMAC_SECRET", SECRET)
+    monkeypatch.setenv("DESCOPE_AUDIT_HMAC_SECRET", HMAC_SECRET)
     # The receiver's setting: send neither needs nor imports it.
     monkeypatch.setenv("DESCOPE_AUDIT_BEARER_VALIDATOR", "not_installed_anywhere:validate")
     assert main(["send", url, "--from-env", "--count", "1", *oauth_args(oauth_issuer)]) == 0
@@ -172,7 +172,7 @@ def test_a_failing_token_endpoint_is_one_line_and_exit_1(
     url, store = receiver
     scripted, message = FAILURES[name]
     with oauth_issuer.scripted(scripted):
-        assert main(["send", url, "--hmac-secret", SECRET, *oauth_args(oauth_issuer)]) == 1
+        assert main(["send", url, "--hmac-secret", HMAC_SECRET, *oauth_args(oauth_issuer)]) == 1
     out, err = capsys.readouterr()
     assert err.startswith("descope-audit-hook: error: ")
     assert err.count("\n") == 1
@@ -246,10 +246,10 @@ def test_an_https_token_endpoint_needs_a_trusted_certificate(
     with Issuer(tls=context) as issuer:
         assert issuer.token_url.startswith("https://")
         args = ["--oauth-token-url", issuer.token_url, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
-        assert main(["send", url, "--hmac-secret", SECRET, *args]) == 1
+        assert main(["send", url, "--hmac-secret", HMAC_SECRET, *args]) == 1
         assert "token request failed: TLS certificate of 127.0.0.1:" in capsys.readouterr().err
         # The token is signed by this issuer, not the session's the receiver trusts: a 401 after the grant.
-        assert main(["send", url, "--hmac-secret", SECRET, "--trust-any-certificate", *args]) == 1
+        assert main(["send", url, "--hmac-secret", HMAC_SECRET, "--trust-any-certificate", *args]) == 1
         out = capsys.readouterr().out
         assert "got a Bearer token" in out
         assert "HTTP 401" in out
@@ -263,7 +263,7 @@ def test_an_https_token_endpoint_needs_a_trusted_certificate(
 @pytest.fixture
 def oauth_serve(oauth_issuer: Issuer, tmp_path: Path) -> Iterator[Server]:
     """``serve --bearer-validator oauth_validator:validate``, the example validator importable from examples/."""
-    argv = [*CLI, "serve", "--port", "{port}", "--db", str(tmp_path / "events.db"), "--hmac-secret", SECRET]
+    argv = [*CLI, "serve", "--port", "{port}", "--db", str(tmp_path / "events.db"), "--hmac-secret", HMAC_SECRET]
     argv += ["--bearer-validator", "oauth_validator:validate"]
     env = {**oauth_issuer.env(), "PYTHONPATH": str(REPO / "examples")}
     with serve(argv, env, tmp_path, ready_path="/api/events") as server:
@@ -273,14 +273,14 @@ def oauth_serve(oauth_issuer: Issuer, tmp_path: Path) -> Iterator[Server]:
 @pytest.mark.server
 @pytest.mark.parametrize("style", ["header", "body"])
 def test_send_to_serve_with_the_connectors_oauth_type(oauth_issuer: Issuer, oauth_serve: Server, style: str) -> None:
-    args = ["send", oauth_serve.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "3"]
+    args = ["send", oauth_serve.url + "/descope/audit", "--hmac-secret", HMAC_SECRET, "--count", "3"]
     args += ["--oauth-token-url", oauth_issuer.token_url, "--client-id", CLIENT_ID, "--auth-style", style]
     done = run_cli(args, env={"DESCOPE_AUDIT_OAUTH_CLIENT_SECRET": CLIENT_SECRET})
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"stored": 3' in done.stdout
     # A token issued for another audience is refused by the receiver.
     body, headers = make_delivery(
-        sample_events(1), hmac_secret=SECRET, auth=BearerToken(oauth_issuer.mint(aud="https://other.example"))
+        sample_events(1), hmac_secret=HMAC_SECRET, auth=BearerToken(oauth_issuer.mint(aud="https://other.example"))
     )
     from descope_audit_hook.cli._client import request
 
@@ -293,26 +293,34 @@ def test_send_to_serve_with_the_connectors_oauth_type(oauth_issuer: Issuer, oaut
 
 
 def test_verify_with_a_bearer_validator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    body, headers = make_delivery(sample_events(2), hmac_secret=SECRET, auth=BearerToken("good.token.value"))
+    body, headers = make_delivery(sample_events(2), hmac_secret=HMAC_SECRET, auth=BearerToken("good.token.value"))
     path = tmp_path / "body.json"
     path.write_bytes(body)
-    base = ["verify", "--body", str(path), "--hmac-secret", SECRET, "-H", f"x-descope-webhook-s256: {headers[SIG]}"]
+    base = [
+        "verify",
+        "--body",
+        str(path),
+        "--hmac-secret",
+        HMAC_SECRET,
+        "-H",
+        f"x-descope-webhook-s256: {headers[SIG]}",
+    ]
     good = [*base, "-H", "Authorization: Bearer good.token.value"]
-    assert main([*good, "--bearer-validator", "tests.core._validators:accept"]) == 0
+    assert main([*good, "--bearer-validator", "tests.support.validators:accept"]) == 0
     assert "accepted: 2 event(s)" in capsys.readouterr().out
-    bad = [*base, "-H", "Authorization: Bearer other.token", "--bearer-validator", "tests.core._validators:accept"]
+    bad = [*base, "-H", "Authorization: Bearer other.token", "--bearer-validator", "tests.support.validators:accept"]
     assert main(bad) == 1
     assert "rejected: 401 invalid_credentials: invalid credentials" in capsys.readouterr().out
     # An async def validator cannot be called by the synchronous command line; an unimportable one is refused.
-    assert main([*good, "--bearer-validator", "tests.core._validators:accept_async"]) == 2
+    assert main([*good, "--bearer-validator", "tests.support.validators:accept_async"]) == 2
     assert "async def token validator" in capsys.readouterr().err
-    assert main([*good, "--bearer-validator", "tests.core._nothing_here:accept"]) == 2
+    assert main([*good, "--bearer-validator", "tests.support._nothing_here:accept"]) == 2
     assert "cannot be imported (ModuleNotFoundError)" in capsys.readouterr().err
 
 
 def test_serve_refuses_an_async_validator_at_start_up(tmp_path: Path) -> None:
     args = ["serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--bearer-validator"]
-    done = run_cli([*args, "tests.core._validators:accept_async"], cwd=REPO, timeout=30)
+    done = run_cli([*args, "tests.support.validators:accept_async"], cwd=REPO, timeout=30)
     assert done.returncode == 2
     assert "async def token validator" in done.stderr
 

@@ -17,15 +17,12 @@ from descope_audit_hook.cli._args import UsageError, parse_header_option, safe_t
 from descope_audit_hook.cli._send import load_payload, sample_payload
 from descope_audit_hook.receiver import make_app, make_server
 from descope_audit_hook.testing import sample_events
-from tests.e2e.servers import free_port
-
-from ._support import run_cli, self_signed, serving
-
-SECRET = "cli-test-hmac-secret"
-TOKEN = "cli-test-bearer-token"
+from tests.support.cli import run_cli, self_signed
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.servers import free_port, serving
 
 
-def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (SECRET, TOKEN)) -> None:
+def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (HMAC_SECRET, BEARER_TOKEN)) -> None:
     for text in texts:
         for secret in secrets:
             assert secret not in text, "a secret was printed"
@@ -33,7 +30,7 @@ def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (SECRET, TOKEN)) -> No
 
 def test_send_to_an_unreachable_url_fails_with_one_line() -> None:
     url = f"http://127.0.0.1:{free_port()}/descope/audit"
-    result = run_cli(["send", url, "--hmac-secret", SECRET, "--bearer-token", TOKEN, "--timeout", "5"])
+    result = run_cli(["send", url, "--hmac-secret", HMAC_SECRET, "--bearer-token", BEARER_TOKEN, "--timeout", "5"])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("descope-audit-hook: error: cannot connect to 127.0.0.1:")
@@ -95,17 +92,17 @@ def test_send_does_not_print_the_query_string_of_the_url() -> None:
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, make_app(Verifier(SECRET, auth=BasicAuth("u", "pw")), tmp_path / "db"))
+    server = make_server("127.0.0.1", 0, make_app(Verifier(HMAC_SECRET, auth=BasicAuth("u", "pw")), tmp_path / "db"))
     with serving(server) as port:
         yield f"http://127.0.0.1:{port}/descope/audit"
 
 
 def test_send_accepted_rejected_and_unreachable(receiver: str, capsys: pytest.CaptureFixture[str]) -> None:
     basic = ["--basic-user", "u", "--basic-password", "pw"]
-    assert main(["send", receiver, "--hmac-secret", SECRET, *basic, "--count", "3"]) == 0
+    assert main(["send", receiver, "--hmac-secret", HMAC_SECRET, *basic, "--count", "3"]) == 0
     out = capsys.readouterr().out
     assert '"stored": 3' in out
-    assert main(["send", receiver, "--hmac-secret", SECRET, "--basic-user", "u", "--basic-password", "no"]) == 1
+    assert main(["send", receiver, "--hmac-secret", HMAC_SECRET, "--basic-user", "u", "--basic-password", "no"]) == 1
     captured = capsys.readouterr()
     assert "HTTP 401 Unauthorized" in captured.out
     assert captured.err == "descope-audit-hook: error: the receiver answered 401 Unauthorized\n"
@@ -118,7 +115,7 @@ def test_send_accepted_rejected_and_unreachable(receiver: str, capsys: pytest.Ca
 def test_send_from_env_and_stdin(
     receiver: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DESCOPE_AUDIT_HMAC_SECRET", SECRET)
+    monkeypatch.setenv("DESCOPE_AUDIT_HMAC_SECRET", HMAC_SECRET)
     monkeypatch.setenv("DESCOPE_AUDIT_BASIC_USERNAME", "u")
     monkeypatch.setenv("DESCOPE_AUDIT_BASIC_PASSWORD", "pw")
     monkeypatch.setenv("DESCOPE_AUDIT_HEADERS", '{"x-extra": "1"}')
@@ -173,7 +170,7 @@ def https_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cert, key = self_signed(workdir)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = make_server("127.0.0.1", 0, make_app(Verifier(SECRET), workdir / "events.db"))
+    server = make_server("127.0.0.1", 0, make_app(Verifier(HMAC_SECRET), workdir / "events.db"))
     server.socket = context.wrap_socket(server.socket, server_side=True)
     with serving(server) as port:
         yield f"https://127.0.0.1:{port}"
@@ -189,7 +186,7 @@ def _listing(base: str) -> int:
 
 def test_send_refuses_a_self_signed_certificate_by_default(https_receiver: str) -> None:
     before = _listing(https_receiver)
-    result = run_cli(["send", https_receiver + "/descope/audit", "--hmac-secret", SECRET, "--count", "2"])
+    result = run_cli(["send", https_receiver + "/descope/audit", "--hmac-secret", HMAC_SECRET, "--count", "2"])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "TLS certificate of 127.0.0.1:" in result.stderr
@@ -202,7 +199,15 @@ def test_send_refuses_a_self_signed_certificate_by_default(https_receiver: str) 
 def test_send_with_trust_any_certificate_delivers(https_receiver: str) -> None:
     before = _listing(https_receiver)
     result = run_cli(
-        ["send", https_receiver + "/descope/audit", "--hmac-secret", SECRET, "--count", "2", "--trust-any-certificate"]
+        [
+            "send",
+            https_receiver + "/descope/audit",
+            "--hmac-secret",
+            HMAC_SECRET,
+            "--count",
+            "2",
+            "--trust-any-certificate",
+        ]
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "HTTP 200 OK" in result.stdout

@@ -14,29 +14,28 @@ from typing import Any
 import pytest
 
 from descope_audit_hook.testing import SAMPLE_KINDS, sample_event, sample_events
-from tests.e2e.servers import Server, serve
-
-from ._support import CLI, get_json, run_cli
+from tests.support.cli import CLI, run_cli
+from tests.support.secrets import HMAC_SECRET
+from tests.support.servers import Server, get_json, serve
 
 pytestmark = pytest.mark.server
 
-SECRET = "e2e-hmac-secret"
 FORMS = ("raw", "trimmed", "compact", "compact-escaped")
 
 # Each receiver is configured one way (options and/or variables); the sender gets the matching options.
 RECEIVERS: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "bearer": (
         ["--bearer-token", "e2e-bearer-token", "--required-header", "x-environment:e2e"],
-        {"DESCOPE_AUDIT_HMAC_SECRET": SECRET},
+        {"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET},
         ["--bearer-token", "e2e-bearer-token", "--header", "x-environment:e2e"],
     ),
     "api-key": (
-        ["--hmac-secret", SECRET],
+        ["--hmac-secret", HMAC_SECRET],
         {"DESCOPE_AUDIT_API_KEY_HEADER": "x-descope-key", "DESCOPE_AUDIT_API_KEY": "new-key,old-key"},
         ["--api-key-header", "X-Descope-Key", "--api-key", "old-key"],
     ),
     "basic": (
-        ["--hmac-secret", SECRET, "--basic-user", "connector", "--basic-password", "e2e-basic-password"],
+        ["--hmac-secret", HMAC_SECRET, "--basic-user", "connector", "--basic-password", "e2e-basic-password"],
         {},
         ["--basic-user", "connector", "--basic-password", "e2e-basic-password"],
     ),
@@ -77,7 +76,7 @@ def test_send_to_serve_stores_exactly_what_was_sent(
     events = _events(auth, form)
     path = tmp_path / "events.json"
     path.write_text(json.dumps(events))
-    send = ["send", server.url + "/descope/audit", "--file", str(path), "--hmac-secret", SECRET]
+    send = ["send", server.url + "/descope/audit", "--file", str(path), "--hmac-secret", HMAC_SECRET]
     send += ["--signed-form", form, *RECEIVERS[auth][2]]
 
     first = run_cli(send)
@@ -108,7 +107,7 @@ def test_send_to_serve_stores_exactly_what_was_sent(
 def test_builtin_samples_and_from_env(receivers: dict[str, Server]) -> None:
     server = receivers["bearer"]
     env = {
-        "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
+        "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET,
         "DESCOPE_AUDIT_BEARER_TOKEN": "e2e-bearer-token",
         "DESCOPE_AUDIT_HEADERS": '{"x-environment": "e2e"}',
     }
@@ -139,7 +138,7 @@ def test_send_exits_1_on_a_rejection(
 ) -> None:
     server = receivers[auth]
     before = get_json(server.url + "/api/events")["total"]
-    result = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "2", *args])
+    result = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", HMAC_SECRET, "--count", "2", *args])
     assert result.returncode == 1
     assert f"HTTP {status} " in result.stdout
     assert json.loads(result.stdout.splitlines()[2])["error"] == code
@@ -156,7 +155,7 @@ def test_forged_signature_is_rejected_and_logged_once(receivers: dict[str, Serve
     log = server.output()
     lines = [line for line in log.splitlines() if '"POST /descope/audit" 401' in line and "invalid_signature" in line]
     assert len(lines) == 1
-    for secret in (SECRET, "e2e-basic-password", "forged"):
+    for secret in (HMAC_SECRET, "e2e-basic-password", "forged"):
         assert secret not in log
 
 
@@ -175,9 +174,9 @@ def test_wrong_method_and_unknown_path(receivers: dict[str, Server]) -> None:
 
 
 def test_default_database_is_in_the_working_directory(tmp_path: Path) -> None:
-    argv = [*CLI, "serve", "--port", "{port}", "--hmac-secret", SECRET]
+    argv = [*CLI, "serve", "--port", "{port}", "--hmac-secret", HMAC_SECRET]
     with serve(argv, {}, tmp_path, ready_path="/api/events") as server:
-        result = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "4"])
+        result = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", HMAC_SECRET, "--count", "4"])
         assert result.returncode == 0, result.stderr
         assert "database: audit-events.db" in server.output()
     with sqlite3.connect(tmp_path / "audit-events.db") as conn:
@@ -188,8 +187,8 @@ def test_default_database_is_in_the_working_directory(tmp_path: Path) -> None:
 def test_serve_on_a_non_loopback_address_needs_a_token_for_the_page(tmp_path: Path, token: str | None) -> None:
     env = {"DESCOPE_AUDIT_PAGE_TOKEN": token} if token else {}
     argv = [*CLI, "serve", "--host", "0.0.0.0", "--port", "{port}", "--db", str(tmp_path / "e.db")]
-    with serve([*argv, "--hmac-secret", SECRET], env, tmp_path, ready_path="/audit.css") as server:
-        sent = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", SECRET, "--count", "2"])
+    with serve([*argv, "--hmac-secret", HMAC_SECRET], env, tmp_path, ready_path="/audit.css") as server:
+        sent = run_cli(["send", server.url + "/descope/audit", "--hmac-secret", HMAC_SECRET, "--count", "2"])
         assert sent.returncode == 0, sent.stdout + sent.stderr  # the webhook works on any address
         request = urllib.request.Request(server.url + "/api/events")
         if token:
@@ -217,6 +216,6 @@ def test_serve_without_any_configuration_is_bad_usage(tmp_path: Path) -> None:
 
 
 def test_serve_with_a_bad_path_is_bad_usage(tmp_path: Path) -> None:
-    result = run_cli(["serve", "--port", "0", "--path", "/api/events", "--hmac-secret", SECRET], cwd=tmp_path)
+    result = run_cli(["serve", "--port", "0", "--path", "/api/events", "--hmac-secret", HMAC_SECRET], cwd=tmp_path)
     assert result.returncode == 2
     assert "webhook path" in result.stderr

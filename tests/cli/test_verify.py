@@ -11,20 +11,12 @@ import pytest
 from descope_audit_hook import ApiKey, Auth, BasicAuth, BearerToken, SignedForm
 from descope_audit_hook.cli import main
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
-
-from ._support import run_cli
-
-SECRET = "cli-test-hmac-secret"
-TOKEN = "cli-test-bearer-token"
-FIXTURE_SECRET = "descope-test-hmac-secret"
-FIXTURE_SIGNATURES = {
-    "login_succeed.json": "PeG4lFjTZza0qBGFJqzI0n8upOuvzCCSIuweTJk3/VU=",
-    "login_failed.json": "B6V4/0fUnP3Dl28fGu7FC3Rc29KdZwM2gK7l4Do4LIQ=",
-    "user_modified_batch.json": "hBDpX8vMpweqky28dSTFWRQHM9B6iEu0QInkVdEpyjs=",
-}
+from tests.support.cli import run_cli
+from tests.support.deliveries import FIXTURE_SIGNATURES
+from tests.support.secrets import BEARER_TOKEN, FIXTURE_SECRET, HMAC_SECRET
 
 
-def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (SECRET, TOKEN)) -> None:
+def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (HMAC_SECRET, BEARER_TOKEN)) -> None:
     for text in texts:
         for secret in secrets:
             assert secret not in text, "a secret was printed"
@@ -53,7 +45,7 @@ def test_sign_without_a_secret_is_bad_usage(fixtures_dir: Path) -> None:
 
 
 def test_sign_of_a_missing_file_is_bad_usage(tmp_path: Path) -> None:
-    result = run_cli(["sign", str(tmp_path / "nope.json"), "--hmac-secret", SECRET])
+    result = run_cli(["sign", str(tmp_path / "nope.json"), "--hmac-secret", HMAC_SECRET])
     assert result.returncode == 2
     assert "cannot read" in result.stderr
     assert result.stderr.count("\n") == 1
@@ -62,7 +54,9 @@ def test_sign_of_a_missing_file_is_bad_usage(tmp_path: Path) -> None:
 def _capture(tmp_path: Path, form: SignedForm = "raw", *, auth: Auth | None = None) -> tuple[Path, Path, list[Any]]:
     """A captured request: the body file and a headers file that starts with the request line."""
     events = [*sample_events(2), sample_event("login_failed", data={"error_message": "<b>bad</b> & wrong"})]
-    body, headers = make_delivery(events, hmac_secret=SECRET, auth=auth or BearerToken(TOKEN), signed_form=form)
+    body, headers = make_delivery(
+        events, hmac_secret=HMAC_SECRET, auth=auth or BearerToken(BEARER_TOKEN), signed_form=form
+    )
     body_file = tmp_path / "body.json"
     body_file.write_bytes(body)
     headers_file = tmp_path / "headers.txt"
@@ -73,7 +67,7 @@ def _capture(tmp_path: Path, form: SignedForm = "raw", *, auth: Auth | None = No
 
 def _verify_argv(body: Path, headers: Path) -> list[str]:
     """``verify`` of a captured request against the secret and token it was sent with."""
-    config = ["--hmac-secret", SECRET, "--bearer-token", TOKEN]
+    config = ["--hmac-secret", HMAC_SECRET, "--bearer-token", BEARER_TOKEN]
     return ["verify", "--body", str(body), "--headers-file", str(headers), *config]
 
 
@@ -92,7 +86,7 @@ def test_verify_prints_events_as_json(tmp_path: Path) -> None:
     body, headers, events = _capture(tmp_path)
     result = run_cli(
         ["verify", "--body", str(body), "--headers-file", str(headers), "--json"],
-        env={"DESCOPE_AUDIT_HMAC_SECRET": SECRET, "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN},
+        env={"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET, "DESCOPE_AUDIT_BEARER_TOKEN": BEARER_TOKEN},
     )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.split("\n", 1)[1])
@@ -102,11 +96,11 @@ def test_verify_prints_events_as_json(tmp_path: Path) -> None:
 
 def test_verify_takes_headers_as_options(tmp_path: Path) -> None:
     body, _, events = _capture(tmp_path, auth=ApiKey("x-api-key", "key-value"))
-    _, headers = make_delivery(events, hmac_secret=SECRET, auth=ApiKey("x-api-key", "key-value"))
+    _, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=ApiKey("x-api-key", "key-value"))
     options = [item for name, value in headers.items() for item in ("-H", f"{name}: {value}")]
     result = run_cli(
         ["verify", "--body", str(body), *options, "--api-key-header", "X-Api-Key", "--api-key", "key-value"],
-        env={"DESCOPE_AUDIT_HMAC_SECRET": SECRET},
+        env={"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -116,9 +110,9 @@ def test_verify_options_override_the_environment(tmp_path: Path) -> None:
     args = ["verify", "--body", str(body), "--headers-file", str(headers)]
     env = {"DESCOPE_AUDIT_HMAC_SECRET": "a-wrong-secret", "DESCOPE_AUDIT_BASIC_USERNAME": "u"}
     env["DESCOPE_AUDIT_BASIC_PASSWORD"] = "p"
-    accepted = run_cli([*args, "--hmac-secret", SECRET, "--bearer-token", TOKEN], env=env)
+    accepted = run_cli([*args, "--hmac-secret", HMAC_SECRET, "--bearer-token", BEARER_TOKEN], env=env)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    rejected = run_cli([*args, "--hmac-secret", "another-wrong-secret"], env={"DESCOPE_AUDIT_HMAC_SECRET": SECRET})
+    rejected = run_cli([*args, "--hmac-secret", "another-wrong-secret"], env={"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET})
     assert rejected.returncode == 1
     assert rejected.stdout.startswith("rejected: 401 invalid_signature")
 
@@ -136,7 +130,7 @@ def test_verify_rejects_wrong_basic_credentials(tmp_path: Path) -> None:
     body, headers, _ = _capture(tmp_path, auth=BasicAuth("connector", "wrong-password"))
     result = run_cli(
         ["verify", "--body", str(body), "--headers-file", str(headers), "--basic-user", "connector"],
-        env={"DESCOPE_AUDIT_HMAC_SECRET": SECRET, "DESCOPE_AUDIT_BASIC_PASSWORD": "right-password"},
+        env={"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET, "DESCOPE_AUDIT_BASIC_PASSWORD": "right-password"},
     )
     assert result.returncode == 1
     assert result.stdout.startswith("rejected: 401 invalid_credentials")
@@ -145,7 +139,7 @@ def test_verify_rejects_wrong_basic_credentials(tmp_path: Path) -> None:
 
 def test_verify_with_a_malformed_header_option_is_bad_usage(tmp_path: Path) -> None:
     body, _, _ = _capture(tmp_path)
-    result = run_cli(["verify", "--body", str(body), "-H", "Authorization Bearer x", "--hmac-secret", SECRET])
+    result = run_cli(["verify", "--body", str(body), "-H", "Authorization Bearer x", "--hmac-secret", HMAC_SECRET])
     assert result.returncode == 2
     assert "-H must look like NAME:VALUE" in result.stderr
     assert "Bearer x" not in result.stderr  # a header value may be a secret
@@ -154,7 +148,7 @@ def test_verify_with_a_malformed_header_option_is_bad_usage(tmp_path: Path) -> N
 def test_verify_with_a_malformed_headers_file_is_bad_usage(tmp_path: Path) -> None:
     body, headers, _ = _capture(tmp_path)
     headers.write_text("Content-Type: application/json\nthis line has no colon\n")
-    result = run_cli(["verify", "--body", str(body), "--headers-file", str(headers), "--hmac-secret", SECRET])
+    result = run_cli(["verify", "--body", str(body), "--headers-file", str(headers), "--hmac-secret", HMAC_SECRET])
     assert result.returncode == 2
     assert "line 2 of" in result.stderr
 
@@ -170,35 +164,39 @@ def test_verify_with_a_bad_variable_names_it(tmp_path: Path) -> None:
     body, headers, _ = _capture(tmp_path)
     result = run_cli(
         ["verify", "--body", str(body), "--headers-file", str(headers)],
-        env={"DESCOPE_AUDIT_HMAC_SECRET": SECRET, "DESCOPE_AUDIT_MAX_BODY_BYTES": "lots"},
+        env={"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET, "DESCOPE_AUDIT_MAX_BODY_BYTES": "lots"},
     )
     assert result.returncode == 2
     assert "DESCOPE_AUDIT_MAX_BODY_BYTES" in result.stderr
 
 
 def test_verify_requires_a_body() -> None:
-    result = run_cli(["verify", "--hmac-secret", SECRET])
+    result = run_cli(["verify", "--hmac-secret", HMAC_SECRET])
     assert result.returncode == 2
     assert "--body" in result.stderr
 
 
 def test_sign_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    body, headers = make_delivery(sample_events(2), hmac_secret=SECRET, auth=BearerToken("tok"), signed_form="compact")
+    body, headers = make_delivery(
+        sample_events(2), hmac_secret=HMAC_SECRET, auth=BearerToken("tok"), signed_form="compact"
+    )
     (tmp_path / "body.json").write_bytes(body)
     (tmp_path / "headers.txt").write_text("".join(f"{k}: {v}\n" for k, v in headers.items()))
-    assert main(["sign", str(tmp_path / "body.json"), "--hmac-secret", SECRET]) == 0
+    assert main(["sign", str(tmp_path / "body.json"), "--hmac-secret", HMAC_SECRET]) == 0
     assert len(capsys.readouterr().out.strip()) == 44
     common = ["verify", "--body", str(tmp_path / "body.json"), "--headers-file", str(tmp_path / "headers.txt")]
-    assert main([*common, "--hmac-secret", SECRET, "--bearer-token", "tok"]) == 0
+    assert main([*common, "--hmac-secret", HMAC_SECRET, "--bearer-token", "tok"]) == 0
     assert "signature matched the compact form" in capsys.readouterr().out
-    assert main([*common, "--hmac-secret", SECRET, "--bearer-token", "tok", "--json"]) == 0
+    assert main([*common, "--hmac-secret", HMAC_SECRET, "--bearer-token", "tok", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out.split("\n", 1)[1])) == 2
-    assert main([*common, "--bearer-token", "tok", "--required-header", "x-env:prod", "--hmac-secret", SECRET]) == 1
+    assert (
+        main([*common, "--bearer-token", "tok", "--required-header", "x-env:prod", "--hmac-secret", HMAC_SECRET]) == 1
+    )
     assert "rejected: 401 missing_header" in capsys.readouterr().out
     assert main([*common, "--allow-unauthenticated", "--max-body-bytes", "10"]) == 1
     assert "rejected: 413 payload_too_large" in capsys.readouterr().out
-    assert main([*common, "--hmac-secret", SECRET, "--signed-forms", "raw", "--bearer-token", "tok"]) == 1
+    assert main([*common, "--hmac-secret", HMAC_SECRET, "--signed-forms", "raw", "--bearer-token", "tok"]) == 1
     assert main([*common, "--hmac-secret", "a,b"]) == 2
     assert "must not contain ','" in capsys.readouterr().err
-    assert main(["verify", "--body", str(tmp_path / "missing"), "--hmac-secret", SECRET]) == 2
-    assert main([*common[:3], "--headers-file", str(tmp_path / "missing"), "--hmac-secret", SECRET]) == 2
+    assert main(["verify", "--body", str(tmp_path / "missing"), "--hmac-secret", HMAC_SECRET]) == 2
+    assert main([*common[:3], "--headers-file", str(tmp_path / "missing"), "--hmac-secret", HMAC_SECRET]) == 2

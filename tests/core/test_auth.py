@@ -16,8 +16,7 @@ from descope_audit_hook import (
     Verifier,
 )
 from descope_audit_hook._auth import RequiredHeaders
-
-from ._support import body_of, event
+from tests.support.deliveries import body_of, event
 
 BODY = body_of([event()])
 

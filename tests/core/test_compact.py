@@ -11,8 +11,8 @@ from descope_audit_hook._compact import _by_encoder, _rewrite_budget, compact_fo
 from descope_audit_hook._json import parse_json
 from descope_audit_hook._signature import FORMS, compact_escaped, forms_of
 from descope_audit_hook.testing import sample_events, signed_string
-
-from ._support import SECRET, SIG, signature_of, signed_form_of, stringify_vectors
+from tests.support.deliveries import SIG, signature_of, signed_form_of, stringify_vectors
+from tests.support.secrets import HMAC_SECRET
 
 VECTORS = stringify_vectors()
 
@@ -215,7 +215,7 @@ def test_no_batch_for_what_parse_json_refuses(body: bytes) -> None:
     with pytest.raises(PayloadError):
         parse_json(form.text)
     with pytest.raises(PayloadError):
-        Verifier(SECRET).verify(body, {SIG: sign(form.text, SECRET)})
+        Verifier(HMAC_SECRET).verify(body, {SIG: sign(form.text, HMAC_SECRET)})
 
 
 def test_a_surrogate_pair_in_the_body_is_a_character_not_a_mark() -> None:

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from descope_audit_hook import BearerToken, PayloadError, SignatureError, Verifier, sign
 from descope_audit_hook._compact import compact_form
 from descope_audit_hook._json import parse_json
-
-from ._support import examples
+from tests.support.properties import examples
 
 # Strings heavy in colons, backslashes and the letters of an escape.
 _text = st.text(alphabet=st.sampled_from(list(':\\"u003aA{}[], é\u2028')), max_size=6)

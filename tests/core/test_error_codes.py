@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,10 +18,9 @@ import descope_audit_hook
 from descope_audit_hook import _errors
 from descope_audit_hook._error_codes import BY_CODE, CLASS_DEFAULT, ERROR_CODES, VERIFIER
 from descope_audit_hook.receiver import _http
+from tests.support.paths import DOCS, PACKAGE, REPO
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "descope_audit_hook"
-API = ROOT / "docs" / "api.md"
+API = DOCS / "api.md"
 START = (
     "<!-- error codes: generated from descope_audit_hook/_error_codes.py "
     "(python -m tests.core.test_error_codes --write) -->"
@@ -54,7 +52,7 @@ NOT_OURS = {"descope_audit_hook/cli/_authority.py"}
 
 def _sources() -> dict[str, str]:
     paths = sorted(PACKAGE.rglob("*.py"))
-    return {name: path.read_text("utf-8") for path in paths if (name := str(path.relative_to(ROOT))) not in NOT_OURS}
+    return {name: path.read_text("utf-8") for path in paths if (name := str(path.relative_to(REPO))) not in NOT_OURS}
 
 
 def _codes_in_source() -> dict[str, set[str]]:
@@ -139,11 +137,11 @@ def test_docs_api_holds_the_generated_table() -> None:
     assert _documented() == render_table(), "run: python -m tests.core.test_error_codes --write"
 
 
-@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name != "api.md"))
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md") if p.name != "api.md"))
 def test_no_other_page_copies_the_table(page: str) -> None:
     # A row whose first cell is a code, or a status followed by codes, is a copy of the table:
     # the other pages link to docs/api.md#error-codes instead.
-    text = (ROOT / "docs" / page).read_text("utf-8")
+    text = (DOCS / page).read_text("utf-8")
     copied = re.findall(r"^\| (?:\d{3} \| )?`([a-z_]+)`", text, flags=re.MULTILINE)
     assert [code for code in copied if code in BY_CODE] == []
 

@@ -26,6 +26,7 @@ from descope_audit_hook.receiver._filter import EventFilter
 from descope_audit_hook.receiver._page import HEADINGS
 from descope_audit_hook.receiver._store import EventStore
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from tests.support.paths import DOCS, PACKAGE
 
 OPEN = Verifier(allow_unauthenticated=True)
 
@@ -216,8 +217,6 @@ def test_deepcopy_works_and_asdict_is_documented_not_to() -> None:
 
 # --- the table of fields, and every place derived from it ----------------------------------
 
-PACKAGE = Path(__file__).resolve().parents[2] / "descope_audit_hook"
-
 
 def test_the_table_is_the_dataclass() -> None:
     assert [row.name for row in FIELDS] == [item.name for item in dataclasses.fields(AuditEvent)]
@@ -232,7 +231,7 @@ def test_the_table_is_the_dataclass() -> None:
 
 
 def test_the_api_page_lists_the_fields_of_the_table() -> None:
-    api = (PACKAGE.parent / "docs" / "api.md").read_text("utf-8")
+    api = (DOCS / "api.md").read_text("utf-8")
     section = api.split("### `AuditEvent`", 1)[1].split("\n### ", 1)[0]
     rows = re.findall(r"^\| `(\w+)` \| .+ \| (.+) \|$", section, flags=re.MULTILINE)
     assert [name for name, _ in rows] == [row.name for row in FIELDS]

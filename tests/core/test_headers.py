@@ -10,12 +10,13 @@ from werkzeug.datastructures import Headers
 
 from descope_audit_hook import AuthenticationError, BearerToken, SignatureError, Verifier, sign
 from descope_audit_hook._headers import collect, header_bytes
-
-from ._support import SECRET, SIG, MultiItems, ReadOnlyHeaders, body_of, event
+from tests.support.deliveries import SIG, body_of, event
+from tests.support.headers import MultiItems, ReadOnlyHeaders
+from tests.support.secrets import HMAC_SECRET
 
 BODY = body_of([event()])
-SIGNATURE = sign(BODY, SECRET)
-VERIFIER = Verifier(SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"})
+SIGNATURE = sign(BODY, HMAC_SECRET)
+VERIFIER = Verifier(HMAC_SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"})
 
 
 PAIRS = [("Authorization", "Bearer tok"), ("X-Env", "prod"), ("X-Descope-Webhook-S256", SIGNATURE)]

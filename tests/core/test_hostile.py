@@ -26,16 +26,17 @@ from descope_audit_hook import (
     sign,
 )
 from descope_audit_hook._error_codes import BY_CODE
-
-from ._support import SECRET, SIG, MultiItems, ReadOnlyHeaders, event
+from tests.support.deliveries import SIG, event
+from tests.support.headers import MultiItems, ReadOnlyHeaders
+from tests.support.secrets import HMAC_SECRET
 
 TOKEN = "hostile-test-token"
 MAX = 1_048_576  # the default; 100k nested brackets must fit under it
 
 VERIFIERS = {
-    "bearer": Verifier(SECRET, auth=BearerToken(TOKEN), required_headers={"x-env": "prod"}, max_body_bytes=MAX),
-    "apikey": Verifier(SECRET, auth=ApiKey("x-api-key", TOKEN), max_body_bytes=MAX),
-    "basic": Verifier(SECRET, auth=BasicAuth("descope", TOKEN), max_body_bytes=MAX),
+    "bearer": Verifier(HMAC_SECRET, auth=BearerToken(TOKEN), required_headers={"x-env": "prod"}, max_body_bytes=MAX),
+    "apikey": Verifier(HMAC_SECRET, auth=ApiKey("x-api-key", TOKEN), max_body_bytes=MAX),
+    "basic": Verifier(HMAC_SECRET, auth=BasicAuth("descope", TOKEN), max_body_bytes=MAX),
     "open": Verifier(allow_unauthenticated=True, max_body_bytes=MAX),
 }
 AUTH = {"Authorization": f"Bearer {TOKEN}", "x-env": "prod"}
@@ -48,11 +49,11 @@ def js(payload: Any) -> bytes:
 
 def signed(body: bytes, **headers: str) -> dict[str, str]:
     """Valid bearer credentials, static header and signature for ``body``, plus ``headers``."""
-    return {**AUTH, SIG: sign(body, SECRET), **headers}
+    return {**AUTH, SIG: sign(body, HMAC_SECRET), **headers}
 
 
 def basic(raw: bytes) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode(), SIG: sign(GOOD_BODY, SECRET)}
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode(), SIG: sign(GOOD_BODY, HMAC_SECRET)}
 
 
 class Row(NamedTuple):
@@ -76,7 +77,7 @@ def compact_signed(id: str, body: bytes) -> Row:
     Accepted: the events are read from the signed string, which has each key once.
     """
     signed_string = json.dumps(json.loads(body), separators=(",", ":")).encode()
-    return Row(id, "bearer", body, {**AUTH, SIG: sign(signed_string, SECRET)}, None)
+    return Row(id, "bearer", body, {**AUTH, SIG: sign(signed_string, HMAC_SECRET)}, None)
 
 
 DUP = b'[{"action":"A","action":"B","occurred":1}]'
@@ -89,7 +90,7 @@ def bad_field(key: str, value: Any) -> Row:
 
 BIG = b"[" + b" " * MAX + b"]"
 NOT_JSON = b"<html>not json</html>"
-SIG_OK = sign(GOOD_BODY, SECRET)
+SIG_OK = sign(GOOD_BODY, HMAC_SECRET)
 
 ROWS: list[Row] = [
     # --- size ------------------------------------------------------------------------

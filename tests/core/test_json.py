@@ -10,8 +10,7 @@ import pytest
 
 from descope_audit_hook import PayloadError, Verifier
 from descope_audit_hook._json import parse_json
-
-from ._support import event, refused, verify_open
+from tests.support.deliveries import event, refused, verify_open
 
 OPEN = Verifier(allow_unauthenticated=True)
 MS = 1780949905843

@@ -9,8 +9,7 @@ import pytest
 
 from descope_audit_hook import Severity, Verifier
 from descope_audit_hook._parsing import parse_events
-
-from ._support import event, refused, verify_open
+from tests.support.deliveries import event, refused, verify_open
 
 OPEN = Verifier(allow_unauthenticated=True)
 MS = 1780949905843

@@ -26,8 +26,9 @@ from descope_audit_hook._json import canonical_json
 from descope_audit_hook._samples import _js_number as independent_js_number
 from descope_audit_hook._signature import FORMS
 from descope_audit_hook.testing import make_delivery, signed_string
-
-from ._support import SECRET, SIG, examples
+from tests.support.deliveries import SIG
+from tests.support.properties import examples
+from tests.support.secrets import HMAC_SECRET
 
 
 def _decoded_claims(token: str) -> Any:
@@ -36,11 +37,11 @@ def _decoded_claims(token: str) -> Any:
 
 
 VERIFIERS = [
-    Verifier(SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"}),
+    Verifier(HMAC_SECRET, auth=BearerToken("tok"), required_headers={"x-env": "prod"}),
     Verifier(auth=BearerToken("tok", validator=_decoded_claims)),
-    Verifier(SECRET, auth=ApiKey("x-api-key", "key")),
+    Verifier(HMAC_SECRET, auth=ApiKey("x-api-key", "key")),
     Verifier(auth=BasicAuth("user", "pw")),
-    Verifier(SECRET),
+    Verifier(HMAC_SECRET),
     Verifier(allow_unauthenticated=True),
 ]
 
@@ -106,7 +107,7 @@ def test_any_request_gives_a_batch_or_our_error(body: bytes, hdrs: Any, which: i
 def test_any_signed_json_gives_a_batch_or_a_payload_error(payload: Any, which: int) -> None:
     # Correct credentials and signature: only the payload rules are left to decide.
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    hdrs = {"Authorization": "Bearer tok", "x-env": "prod", "x-api-key": "key", SIG: sign(body, SECRET)}
+    hdrs = {"Authorization": "Bearer tok", "x-env": "prod", "x-api-key": "key", SIG: sign(body, HMAC_SECRET)}
     _outcome(VERIFIERS[which], body, hdrs)
 
 
@@ -135,8 +136,8 @@ def _floats(value: Any) -> int:
 def test_signed_delivery_accepted_and_any_flipped_bit_rejected(
     events: list[dict[str, Any]], form: SignedForm, flip: int
 ) -> None:
-    body, hdrs = make_delivery(events, hmac_secret=SECRET, auth=BearerToken("tok"), signed_form=form)
-    verifier = Verifier(SECRET, auth=BearerToken("tok"))
+    body, hdrs = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken("tok"), signed_form=form)
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken("tok"))
     batch = verifier.verify(body, hdrs)
     assert len(batch) == len(events)
     assert batch.signed_form is not None

@@ -13,18 +13,17 @@ import pytest
 from descope_audit_hook import BearerToken, ConfigurationError, VerificationError, Verifier
 from descope_audit_hook._request import CHUNK_SIZE, WebhookRequest, error_response, require_sync
 from descope_audit_hook.testing import make_delivery, sample_events
-
-from ._support import SECRET, TOKEN
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
 
 LIMIT = 200_000
 
 
 def verifier(**kwargs: Any) -> Verifier:
-    return Verifier(SECRET, auth=BearerToken(TOKEN), **{"max_body_bytes": LIMIT, **kwargs})
+    return Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), **{"max_body_bytes": LIMIT, **kwargs})
 
 
 def delivery(count: int = 3) -> tuple[bytes, dict[str, str]]:
-    body, headers = make_delivery(sample_events(count), hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(sample_events(count), hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     return body, headers
 
 
@@ -130,8 +129,8 @@ def test_finish_async_awaits_an_async_validator() -> None:
         seen.append(token)
         return {"sub": "connector"}
 
-    checking = Verifier(SECRET, auth=BearerToken(validator=validate))
-    body, headers = make_delivery(sample_events(2), hmac_secret=SECRET, auth=BearerToken("a.jwt.token"))
+    checking = Verifier(HMAC_SECRET, auth=BearerToken(validator=validate))
+    body, headers = make_delivery(sample_events(2), hmac_secret=HMAC_SECRET, auth=BearerToken("a.jwt.token"))
     incoming = WebhookRequest(checking, "POST", len(body))
     incoming.feed(body)
     batch = asyncio.run(incoming.finish_async(headers))

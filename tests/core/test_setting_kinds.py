@@ -14,9 +14,8 @@ import pytest
 
 from descope_audit_hook import ConfigurationError, Verifier, sign
 from descope_audit_hook._settings import PREFIX, load_verifier, prefixed, read, settings_of
-
-from . import _validators
-from ._support import SIG, body_of, event
+from tests.support import validators as _validators
+from tests.support.deliveries import SIG, body_of, event
 
 BODY = body_of([event()])
 WHERE = 'app.config["{}"]'
@@ -40,7 +39,7 @@ def verifier(environ: dict[str, str] | None = None, **config: Any) -> Verifier:
         ({"HMAC_SECRET": ("only",)}, {"HMAC_SECRET": ["only"]}),
         ({"HMAC_SECRET": " new , old "}, {"HMAC_SECRET": ["new", "old"]}),  # a str: the variable's format
         ({"BEARER_VALIDATOR": _validators.accept}, {"BEARER_VALIDATOR": _validators.accept}),
-        ({"BEARER_VALIDATOR": "tests.core._validators:accept"}, {"BEARER_VALIDATOR": _validators.accept}),
+        ({"BEARER_VALIDATOR": "tests.support.validators:accept"}, {"BEARER_VALIDATOR": _validators.accept}),
         ({"API_KEY_HEADER": " x-key ", "API_KEY": ["k1", "k2"]}, {"API_KEY_HEADER": "x-key", "API_KEY": ["k1", "k2"]}),
         ({"HEADERS": {"x-env": "prod"}}, {"HEADERS": {"x-env": "prod"}}),
         ({"HEADERS": '{"x-env": "prod"}'}, {"HEADERS": {"x-env": "prod"}}),
@@ -81,24 +80,24 @@ def test_a_callable_validator_and_a_timedelta_window() -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"HMAC_SECRET": b"secret-bytes"}, "HMAC_SECRET\"] must be a str or a list of str"),
+        ({"HMAC_SECRET": b"secret-bytes"}, 'HMAC_SECRET"] must be a str or a list of str'),
         ({"HMAC_SECRET": 12}, "must be a str or a list of str"),
         ({"HMAC_SECRET": {"set-a", "set-b"}}, "must be a str or a list of str"),  # a set has no rotation order
         ({"HMAC_SECRET": ["kept-value", 12]}, "must be a str or a list of str"),
-        ({"HMAC_SECRET": []}, "HMAC_SECRET\"] is set but empty"),
-        ({"HMAC_SECRET": ["kept-value", " "]}, "HMAC_SECRET\"] holds an empty value"),
-        ({"BEARER_TOKEN": ""}, "BEARER_TOKEN\"] is set but empty"),
+        ({"HMAC_SECRET": []}, 'HMAC_SECRET"] is set but empty'),
+        ({"HMAC_SECRET": ["kept-value", " "]}, 'HMAC_SECRET"] holds an empty value'),
+        ({"BEARER_TOKEN": ""}, 'BEARER_TOKEN"] is set but empty'),
         ({"BEARER_VALIDATOR": 42}, "must be a callable or its import path"),
-        ({"API_KEY_HEADER": ["x-key"], "API_KEY": ["k"]}, "API_KEY_HEADER\"] must be a str"),
-        ({"MAX_BODY_BYTES": True}, "MAX_BODY_BYTES\"] must be an int"),
+        ({"API_KEY_HEADER": ["x-key"], "API_KEY": ["k"]}, 'API_KEY_HEADER"] must be a str'),
+        ({"MAX_BODY_BYTES": True}, 'MAX_BODY_BYTES"] must be an int'),
         ({"MAX_BODY_BYTES": 1.5}, "must be an int"),
-        ({"MAX_BODY_BYTES": 0}, "MAX_BODY_BYTES\"] must be a positive integer"),
+        ({"MAX_BODY_BYTES": 0}, 'MAX_BODY_BYTES"] must be a positive integer'),
         ({"MAX_BODY_BYTES": 2**70}, "must be a positive integer"),
-        ({"ALLOW_UNAUTHENTICATED": 1}, "ALLOW_UNAUTHENTICATED\"] must be a bool"),
+        ({"ALLOW_UNAUTHENTICATED": 1}, 'ALLOW_UNAUTHENTICATED"] must be a bool'),
         ({"ALLOW_UNAUTHENTICATED": "maybe"}, "must be true or false"),
-        ({"HEADERS": {"x-env": 1}}, "HEADERS\"] must map header names to string values"),
+        ({"HEADERS": {"x-env": 1}}, 'HEADERS"] must map header names to string values'),
         ({"HEADERS": ["x-env", "prod"]}, "must be a dict of header names to values"),
-        ({"SIGNED_FORMS": ["pretty-form"]}, "SIGNED_FORMS\"] must be a comma-separated subset"),
+        ({"SIGNED_FORMS": ["pretty-form"]}, 'SIGNED_FORMS"] must be a comma-separated subset'),
         ({"SIGNED_FORMS": []}, "must be a comma-separated subset"),
         ({"MAX_EVENT_AGE_SECONDS": 0}, "must be a positive number of seconds"),
         ({"MAX_EVENT_AGE_SECONDS": timedelta(seconds=-1)}, "must be a positive number of seconds"),
@@ -106,7 +105,7 @@ def test_a_callable_validator_and_a_timedelta_window() -> None:
         ({"MAX_EVENT_AGE_SECONDS": 10**400}, "must be a positive number of seconds"),
         ({"MAX_EVENT_AGE_SECONDS": True}, "must be a number of seconds or a timedelta"),
         ({"MAX_CLOCK_SKEW_SECONDS": -0.5}, "must be a non-negative number of seconds"),
-        ({"VERIFIER": "not-a-verifier"}, "VERIFIER\"] must be a descope_audit_hook.Verifier"),
+        ({"VERIFIER": "not-a-verifier"}, 'VERIFIER"] must be a descope_audit_hook.Verifier'),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_setting_never_the_value(config: dict[str, Any], message: str) -> None:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
 from descope_audit_hook._settings import MAPPING_KEYS, SETTINGS, read, settings_of, variables
-
-from . import _validators
-from ._support import SIG, body_of, event
+from tests.support import validators as _validators
+from tests.support.deliveries import SIG, body_of, event
+from tests.support.paths import DOCS
 
 BODY = body_of([event()])
 P = "DESCOPE_AUDIT_"
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"Authorization": f"Bearer {_validators.GOOD}"}
 ENV_VARS = tuple(setting.name for setting in settings_of("verifier"))
 
@@ -33,7 +31,7 @@ def test_documented_variables() -> None:
         "BASIC_PASSWORD",
     } <= set(ENV_VARS)
     assert {"HEADERS", "MAX_BODY_BYTES", "SIGNED_FORMS", "ALLOW_UNAUTHENTICATED"} <= set(ENV_VARS)
-    documented = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    documented = (DOCS / "configuration.md").read_text("utf-8")
     for name in ENV_VARS:
         assert f"`DESCOPE_AUDIT_{name}`" in documented, name
 
@@ -127,7 +125,7 @@ def test_custom_prefix_and_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         {P + "HMAC_SECRET": "s", P + "API_KEY_HEADER": "bad header", P + "API_KEY": "k"},
         {P + "BEARER_VALIDATOR": ""},
         {P + "BEARER_VALIDATOR": "  ", P + "HMAC_SECRET": "s"},  # a lost validator must not go unnoticed
-        {P + "BEARER_VALIDATOR": "tests.core._validators:accept", P + "API_KEY_HEADER": "x-k", P + "API_KEY": "k"},
+        {P + "BEARER_VALIDATOR": "tests.support.validators:accept", P + "API_KEY_HEADER": "x-k", P + "API_KEY": "k"},
     ],
 )
 def test_configuration_errors(env: dict[str, str]) -> None:
@@ -171,7 +169,11 @@ def test_freshness_variables(name: str, value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["tests.core._validators:accept", "tests.core._validators.accept", " tests.core._validators:Holder.validate "],
+    [
+        "tests.support.validators:accept",
+        "tests.support.validators.accept",
+        " tests.support.validators:Holder.validate ",
+    ],
 )
 def test_bearer_validator_by_import_path(path: str) -> None:
     v = Verifier.from_env({P + "BEARER_VALIDATOR": path})
@@ -184,13 +186,13 @@ def test_bearer_validator_by_import_path(path: str) -> None:
 
 
 def test_bearer_validator_with_fixed_tokens_while_migrating() -> None:
-    v = Verifier.from_env({P + "BEARER_TOKEN": "old-fixed", P + "BEARER_VALIDATOR": "tests.core._validators:accept"})
+    v = Verifier.from_env({P + "BEARER_TOKEN": "old-fixed", P + "BEARER_VALIDATOR": "tests.support.validators:accept"})
     assert v.verify(BODY, {"Authorization": "Bearer old-fixed"}).claims is None
     assert v.verify(BODY, GOOD).claims is not None
 
 
 def test_an_async_bearer_validator_is_accepted_for_the_async_paths() -> None:
-    v = Verifier.from_env({P + "BEARER_VALIDATOR": "tests.core._validators:accept_async"})
+    v = Verifier.from_env({P + "BEARER_VALIDATOR": "tests.support.validators:accept_async"})
     assert isinstance(v.auth, BearerToken)
     assert v.auth.asynchronous
 
@@ -198,13 +200,13 @@ def test_an_async_bearer_validator_is_accepted_for_the_async_paths() -> None:
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("tests.core._no_such_module:validate", "cannot be imported (ModuleNotFoundError)"),
-        ("tests.core._validators:missing", "cannot be imported (AttributeError)"),
-        ("tests.core._validators:NOT_CALLABLE", "is not callable"),
-        ("tests.core._validators:GOOD", "is not callable"),
+        ("tests.support._no_such_module:validate", "cannot be imported (ModuleNotFoundError)"),
+        ("tests.support.validators:missing", "cannot be imported (AttributeError)"),
+        ("tests.support.validators:NOT_CALLABLE", "is not callable"),
+        ("tests.support.validators:GOOD", "is not callable"),
         ("validate", "must be an import path"),
-        ("tests.core._validators:accept,other", "must be an import path"),
-        ("tests.core._validators:", "must be an import path"),
+        ("tests.support.validators:accept,other", "must be an import path"),
+        ("tests.support.validators:", "must be an import path"),
         ("../evil:validate", "must be an import path"),
     ],
 )
@@ -221,7 +223,7 @@ def test_a_bearer_validator_that_does_not_import_is_refused_at_construction(path
 
 def _documented() -> dict[str, list[str]]:
     """docs/configuration.md's settings table: variable name -> its cells."""
-    page = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    page = (DOCS / "configuration.md").read_text("utf-8")
     section = page.split("## Settings:", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `DESCOPE_AUDIT_(\w+)` \|(.*)\|$", section, flags=re.MULTILINE)
     return {name: [cell.strip() for cell in cells.split(" | ")] for name, cells in rows}

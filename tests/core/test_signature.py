@@ -11,17 +11,17 @@ import pytest
 from descope_audit_hook import PayloadError, SignatureError, SignedForm, sign
 from descope_audit_hook._signature import FORMS, decode_signature
 from descope_audit_hook.testing import signed_string
-
-from ._support import SECRET, event, signature_of, signed_form_of
+from tests.support.deliveries import event, signature_of, signed_form_of
+from tests.support.secrets import HMAC_SECRET
 
 # --- sign() ------------------------------------------------------------------------------
 
 
 def test_sign_is_standard_padded_base64_hmac_sha256() -> None:
     body = b'[{"action":"LoginSucceed"}]'
-    assert sign(body, SECRET) == signature_of(body)
-    assert sign(body, SECRET).endswith("=")
-    assert len(sign(body, SECRET)) == 44
+    assert sign(body, HMAC_SECRET) == signature_of(body)
+    assert sign(body, HMAC_SECRET).endswith("=")
+    assert len(sign(body, HMAC_SECRET)) == 44
 
 
 def test_sign_rejects_bad_arguments() -> None:
@@ -32,7 +32,7 @@ def test_sign_rejects_bad_arguments() -> None:
     with pytest.raises(ConfigurationError):
         sign(b"x", "  \t")
     with pytest.raises(ConfigurationError):
-        sign(123, SECRET)  # type: ignore[arg-type]
+        sign(123, HMAC_SECRET)  # type: ignore[arg-type]
 
 
 # --- each form accepted and reported ------------------------------------------------------

@@ -30,11 +30,12 @@ from descope_audit_hook import (
     sign,
 )
 from descope_audit_hook.testing import signed_string
-
-from ._support import SECRET, SIG, examples
+from tests.support.deliveries import SIG
+from tests.support.properties import examples
+from tests.support.secrets import HMAC_SECRET
 
 COMPACT_FORMS: tuple[SignedForm, ...] = ("compact", "compact-escaped")
-VERIFIER = Verifier(SECRET)
+VERIFIER = Verifier(HMAC_SECRET)
 
 
 def typed(value: Any) -> Any:
@@ -67,7 +68,7 @@ def signed_for(form: SignedForm, compact_text: str) -> bytes:
 
 def assert_rejected_or_same(body: bytes, signed: bytes) -> AuditBatch | None:
     """``body`` under a signature over ``signed``: a SignatureError, or the signed string's own batch."""
-    headers = {SIG: sign(signed, SECRET)}
+    headers = {SIG: sign(signed, HMAC_SECRET)}
     expected = VERIFIER.verify(signed, headers)  # the signed string itself, as raw
     try:
         batch = VERIFIER.verify(body, headers)
@@ -137,7 +138,7 @@ def test_a_respelled_number_is_rejected_or_means_what_was_signed(
 @pytest.mark.parametrize(("signed_value", "respelled"), RESPELLINGS, ids=[f"{a}->{b[:24]}" for a, b in RESPELLINGS])
 def test_a_respelled_replay_is_no_new_event(form: SignedForm, signed_value: str, respelled: str) -> None:
     compact_text = TEMPLATE % signed_value
-    headers = {SIG: sign(signed_for(form, compact_text), SECRET)}
+    headers = {SIG: sign(signed_for(form, compact_text), HMAC_SECRET)}
     store = MemoryDedupeStore()
     first = VERIFIER.verify(compact_text.encode(), headers)
     with exactly_once(first, store) as new:
@@ -155,7 +156,7 @@ def test_the_issue_example() -> None:
     # Verbatim from the report: 1 new, 0 new, then 1 new with 3.0 and 1 new with a 401-digit integer.
     store = MemoryDedupeStore()
     b = b'[{"action":"LoginFailed","occurred":1700000000000,"data":{"attempts":3,"reason":null}}]'
-    h = {"x-descope-webhook-s256": sign(b, SECRET)}
+    h = {"x-descope-webhook-s256": sign(b, HMAC_SECRET)}
     seen: list[Any] = []
     for body in (b, b, b.replace(b":3,", b":3.0,"), b.replace(b"null", b"1" + b"0" * 400)):
         try:
@@ -178,10 +179,10 @@ def test_the_issue_example() -> None:
 def test_batch_body_is_the_signed_string(form: SignedForm) -> None:
     payload = [{"action": "A", "occurred": 1, "data": {"n": 1.0, "s": "<&>"}}]
     body, signed = signed_string(payload, form)
-    batch = VERIFIER.verify(body, {SIG: sign(signed, SECRET)})
+    batch = VERIFIER.verify(body, {SIG: sign(signed, HMAC_SECRET)})
     assert batch.signed_form == form
     assert batch.body == signed
-    assert VERIFIER.verify(batch.body, {SIG: sign(signed, SECRET)}).signed_form == "raw"
+    assert VERIFIER.verify(batch.body, {SIG: sign(signed, HMAC_SECRET)}).signed_form == "raw"
 
 
 def test_batch_body_is_the_received_body_without_a_secret() -> None:
@@ -282,7 +283,7 @@ def _signed(document: list[dict[str, Any]], form: SignedForm) -> tuple[bytes, by
     """
     body, signed = signed_string(document, form)
     try:
-        VERIFIER.verify(signed, {SIG: sign(signed, SECRET)})
+        VERIFIER.verify(signed, {SIG: sign(signed, HMAC_SECRET)})
     except VerificationError:
         return None
     return body, signed

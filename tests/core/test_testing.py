@@ -17,8 +17,8 @@ from descope_audit_hook.testing import (
     sample_events,
     signed_string,
 )
-
-from ._support import SECRET, SIG
+from tests.support.deliveries import SIG
+from tests.support.secrets import HMAC_SECRET
 
 AUTHS: list[Auth | None] = [
     None,
@@ -36,9 +36,9 @@ TRICKY: dict[str, Any] = sample_event(
 def test_make_delivery_for_every_auth_and_form(auth: Auth | None, form: SignedForm) -> None:
     events = [*sample_events(5), TRICKY]
     body, headers = make_delivery(
-        events, hmac_secret=SECRET, auth=auth, required_headers={"x-env": "prod"}, signed_form=form
+        events, hmac_secret=HMAC_SECRET, auth=auth, required_headers={"x-env": "prod"}, signed_form=form
     )
-    verifier = Verifier(SECRET, auth=auth, required_headers={"x-env": "prod"})
+    verifier = Verifier(HMAC_SECRET, auth=auth, required_headers={"x-env": "prod"})
     batch = verifier.verify(body, headers)
     assert batch.signed_form == form
     assert [e.action for e in batch] == [e["action"] for e in events]
@@ -47,7 +47,7 @@ def test_make_delivery_for_every_auth_and_form(auth: Auth | None, form: SignedFo
     # trailing whitespace is also its own trimmed form).
     others = [f for f in FORMS if f != form and (form, f) != ("raw", "trimmed")]
     with pytest.raises(SignatureError):
-        Verifier(SECRET, auth=auth, required_headers={"x-env": "prod"}, signed_forms=others).verify(body, headers)
+        Verifier(HMAC_SECRET, auth=auth, required_headers={"x-env": "prod"}, signed_forms=others).verify(body, headers)
 
 
 @pytest.mark.parametrize("auth", AUTHS[1:], ids=["bearer", "apikey", "basic"])
@@ -58,20 +58,20 @@ def test_make_delivery_without_secret(auth: Auth) -> None:
 
 
 def test_delivery_shape() -> None:
-    delivery = make_delivery(sample_event("user_created"), hmac_secret=SECRET)
+    delivery = make_delivery(sample_event("user_created"), hmac_secret=HMAC_SECRET)
     assert isinstance(delivery, Delivery)
     body, headers = delivery
     assert body == delivery.body
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body)["action"] == "UserCreated"  # a single object stays an object
-    assert len(Verifier(SECRET).verify(body, headers)) == 1
+    assert len(Verifier(HMAC_SECRET).verify(body, headers)) == 1
 
 
 def test_ready_bytes_are_signed_as_they_are() -> None:
     body = b'[{"action":"A","occurred":1}]\n\n'
-    delivery = make_delivery(body, hmac_secret=SECRET, signed_form="compact")
+    delivery = make_delivery(body, hmac_secret=HMAC_SECRET, signed_form="compact")
     assert delivery.body == body
-    assert Verifier(SECRET).verify(*delivery).signed_form == "raw"
+    assert Verifier(HMAC_SECRET).verify(*delivery).signed_form == "raw"
 
 
 def test_signed_string_forms() -> None:

@@ -36,12 +36,11 @@ from descope_audit_hook import (
     sign,
 )
 from descope_audit_hook._token_validator import is_async_callable
-
-from ._support import SIG, body_of, event
+from tests.support.deliveries import SIG, body_of, event
+from tests.support.secrets import HMAC_SECRET
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"  # shaped like a JWT; never valid
 CLAIMS = {"sub": "descope-connector", "aud": "https://audit.example", "scope": "audit:write"}
-SECRET = "validator-hmac-secret"
 BODY = body_of([event(), event(action="LoginFailed")])
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -63,7 +62,7 @@ def _raise(exc: BaseException) -> Any:
 
 
 def signed(body: bytes = BODY, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {**BEARER, SIG: sign(body, SECRET), **(extra or {})}
+    return {**BEARER, SIG: sign(body, HMAC_SECRET), **(extra or {})}
 
 
 def rejected(verifier: Verifier, body: bytes, headers: Any) -> AuthenticationError:
@@ -77,7 +76,7 @@ def rejected(verifier: Verifier, body: bytes, headers: Any) -> AuthenticationErr
 
 def test_the_claims_are_on_the_batch_read_only_and_out_of_repr() -> None:
     validator = Recorder()
-    batch = Verifier(SECRET, auth=BearerToken(validator=validator)).verify(BODY, signed())
+    batch = Verifier(HMAC_SECRET, auth=BearerToken(validator=validator)).verify(BODY, signed())
     assert validator.calls == [TOKEN]
     assert batch.claims == CLAIMS
     assert len(batch) == 2
@@ -98,7 +97,7 @@ def test_the_claims_are_a_copy_of_what_the_validator_returned() -> None:
 
 def test_without_a_validator_the_claims_are_none() -> None:
     assert Verifier(auth=BearerToken(TOKEN)).verify(BODY, BEARER).claims is None
-    assert Verifier(SECRET).verify(BODY, {SIG: sign(BODY, SECRET)}).claims is None
+    assert Verifier(HMAC_SECRET).verify(BODY, {SIG: sign(BODY, HMAC_SECRET)}).claims is None
 
 
 def test_a_fixed_token_is_accepted_without_calling_the_validator() -> None:
@@ -197,7 +196,7 @@ def _assert_refused(error: AuthenticationError, detail: str) -> None:
 
 @pytest.mark.parametrize("name", list(RAISES))
 def test_whatever_the_validator_raises_is_a_401(name: str) -> None:
-    verifier = Verifier(SECRET, auth=BearerToken(validator=RAISES[name]))
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken(validator=RAISES[name]))
     _assert_refused(rejected(verifier, BODY, signed()), f"raised {name}")
 
 
@@ -308,7 +307,7 @@ def test_the_validator_is_called_after_every_cheaper_check() -> None:
     # can refuse the request first: the size, the static headers, the signature.
     validator = Recorder()
     verifier = Verifier(
-        SECRET, auth=BearerToken(validator=validator), required_headers={"x-env": "prod"}, max_body_bytes=len(BODY)
+        HMAC_SECRET, auth=BearerToken(validator=validator), required_headers={"x-env": "prod"}, max_body_bytes=len(BODY)
     )
     good = signed(extra={"x-env": "prod"})
     cases: list[tuple[bytes, Any, type[VerificationError], str]] = [
@@ -412,7 +411,7 @@ def test_verify_async_awaits_an_async_validator_on_the_loop() -> None:
 
     async def main() -> AuditBatch:
         seen.append(threading.get_ident())
-        return await Verifier(SECRET, auth=BearerToken(validator=validate)).verify_async(BODY, signed())
+        return await Verifier(HMAC_SECRET, auth=BearerToken(validator=validate)).verify_async(BODY, signed())
 
     assert asyncio.run(main()).claims == CLAIMS
     assert seen[0] == seen[1]
@@ -484,7 +483,7 @@ def test_verify_async_lets_cancellation_through() -> None:
 
 
 def test_verify_async_without_a_validator_is_verify() -> None:
-    verifier = Verifier(SECRET, auth=BearerToken(TOKEN))
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken(TOKEN))
     batch = asyncio.run(verifier.verify_async(BODY, signed()))
     assert batch == verifier.verify(BODY, signed())
     assert batch.claims is None

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from descope_audit_hook import SIGNATURE_HEADER, Severity, SignatureError, Verifier, sign, verify
-
-from ._support import FIXTURE_SECRET, FIXTURE_SIGNATURES, fixture_bytes
+from tests.support.deliveries import FIXTURE_SIGNATURES, fixture_bytes
+from tests.support.secrets import FIXTURE_SECRET
 
 NAMES = sorted(FIXTURE_SIGNATURES)
 

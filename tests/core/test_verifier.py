@@ -29,20 +29,19 @@ from descope_audit_hook import (
     sign,
     verify,
 )
-
-from ._support import SECRET, SIG, body_of, event
+from tests.support.deliveries import SIG, body_of, event
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
 
 BODY = body_of([event()])
-TOKEN = "tok-9f8e7d6c5b4a"
 
 
 def test_defaults() -> None:
     assert DEFAULT_MAX_BODY_BYTES == 1_048_576
-    v = Verifier(SECRET)
+    v = Verifier(HMAC_SECRET)
     assert v.max_body_bytes == DEFAULT_MAX_BODY_BYTES
     assert v.signs
     assert v.auth is None
-    assert not Verifier(auth=BearerToken(TOKEN)).signs
+    assert not Verifier(auth=BearerToken(BEARER_TOKEN)).signs
 
 
 # --- configuration errors --------------------------------------------------------------
@@ -129,12 +128,12 @@ def test_body_types() -> None:
 
 # --- order of checks --------------------------------------------------------------------
 
-ALL = Verifier(SECRET, auth=BearerToken(TOKEN), required_headers={"x-env": "prod"}, max_body_bytes=200)
-GOOD = {"Authorization": f"Bearer {TOKEN}", "x-env": "prod"}
+ALL = Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), required_headers={"x-env": "prod"}, max_body_bytes=200)
+GOOD = {"Authorization": f"Bearer {BEARER_TOKEN}", "x-env": "prod"}
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    return {**GOOD, SIG: sign(body, SECRET)}
+    return {**GOOD, SIG: sign(body, HMAC_SECRET)}
 
 
 @pytest.mark.parametrize(
@@ -145,14 +144,14 @@ def _signed(body: bytes) -> dict[str, str]:
         # authentication before required headers, signature, payload
         (b"not json", {"x-env": "nope"}, AuthenticationError, "missing_credentials"),
         (b"not json", {"Authorization": "Bearer wrong"}, AuthenticationError, "invalid_credentials"),
-        (b"not json", {"Authorization": f"Bearer {TOKEN}"}, AuthenticationError, "missing_header"),
+        (b"not json", {"Authorization": f"Bearer {BEARER_TOKEN}"}, AuthenticationError, "missing_header"),
         # signature before payload: a malformed body with a bad signature is a 401, not a 400
         (b"not json", GOOD, SignatureError, "missing_signature"),
         (b"not json", {**GOOD, SIG: "A" * 44}, SignatureError, "malformed_signature"),
-        (b"not json", {**GOOD, SIG: sign(b"other", SECRET)}, SignatureError, "invalid_signature"),
-        (b"[NaN]", {**GOOD, SIG: sign(b"[]", SECRET)}, SignatureError, "invalid_signature"),
-        (b'[{"a":1,"a":2}]', {**GOOD, SIG: sign(b"[]", SECRET)}, SignatureError, "invalid_signature"),
-        (b"\xff\xfe", {**GOOD, SIG: sign(b"[]", SECRET)}, SignatureError, "invalid_signature"),
+        (b"not json", {**GOOD, SIG: sign(b"other", HMAC_SECRET)}, SignatureError, "invalid_signature"),
+        (b"[NaN]", {**GOOD, SIG: sign(b"[]", HMAC_SECRET)}, SignatureError, "invalid_signature"),
+        (b'[{"a":1,"a":2}]', {**GOOD, SIG: sign(b"[]", HMAC_SECRET)}, SignatureError, "invalid_signature"),
+        (b"\xff\xfe", {**GOOD, SIG: sign(b"[]", HMAC_SECRET)}, SignatureError, "invalid_signature"),
         # only a verified body is validated
         (b"not json", _signed(b"not json"), PayloadError, "invalid_json"),
         (b'[{"action":5}]', _signed(b'[{"action":5}]'), PayloadError, "invalid_payload"),
@@ -274,9 +273,9 @@ def test_one_warning_per_rejection_without_secrets(caplog: pytest.LogCaptureFixt
 
 
 def test_no_log_line_for_an_accepted_delivery(caplog: pytest.LogCaptureFixture) -> None:
-    v = Verifier(SECRET)
+    v = Verifier(HMAC_SECRET)
     with caplog.at_level(logging.DEBUG, logger="descope_audit_hook"):
-        v.verify(BODY, {SIG: sign(BODY, SECRET)})
+        v.verify(BODY, {SIG: sign(BODY, HMAC_SECRET)})
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
@@ -291,21 +290,23 @@ def test_content_length_rejection_logs_once(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_module_verify() -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}", SIG: sign(BODY, SECRET)}
-    batch = verify(BODY, headers, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    headers = {"Authorization": f"Bearer {BEARER_TOKEN}", SIG: sign(BODY, HMAC_SECRET)}
+    batch = verify(BODY, headers, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     assert batch.signed_form == "raw"
     with pytest.raises(AuthenticationError):
-        verify(BODY, {SIG: sign(BODY, SECRET)}, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+        verify(BODY, {SIG: sign(BODY, HMAC_SECRET)}, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     with pytest.raises(ConfigurationError):
         verify(BODY, headers)
     assert len(verify(BODY, {}, allow_unauthenticated=True)) == 1
     with pytest.raises(PayloadTooLarge):
         verify(BODY, {}, allow_unauthenticated=True, max_body_bytes=5)
     spaced = BODY + b" "
-    spaced_headers = {**headers, SIG: sign(spaced, SECRET)}
-    assert verify(spaced, spaced_headers, hmac_secret=SECRET, auth=BearerToken(TOKEN)).signed_form == "raw"
+    spaced_headers = {**headers, SIG: sign(spaced, HMAC_SECRET)}
+    assert verify(spaced, spaced_headers, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN)).signed_form == "raw"
     with pytest.raises(SignatureError):
-        verify(spaced, spaced_headers, hmac_secret=SECRET, auth=BearerToken(TOKEN), signed_forms=["compact"])
+        verify(
+            spaced, spaced_headers, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), signed_forms=["compact"]
+        )
 
 
 def test_one_shot_verify_takes_exactly_the_verifiers_options() -> None:
@@ -318,13 +319,13 @@ def test_one_shot_verify_takes_exactly_the_verifiers_options() -> None:
 def test_one_shot_verify_with_the_freshness_window() -> None:
     # The freshness options, which verify() did not take (a TypeError) before it took Verifier's.
     occurred = datetime.fromtimestamp(1780949905843 / 1000, timezone.utc)
-    headers = {SIG: sign(BODY, SECRET)}
+    headers = {SIG: sign(BODY, HMAC_SECRET)}
 
     def at(offset: timedelta) -> AuditBatch:
         return verify(
             BODY,
             headers,
-            SECRET,
+            HMAC_SECRET,
             max_event_age=timedelta(minutes=5),
             max_clock_skew=timedelta(0),
             clock=lambda: occurred + offset,

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGET = ROOT / "fuzz" / "fuzz_verify.py"
+from tests.support.paths import REPO
+
+TARGET = REPO / "fuzz" / "fuzz_verify.py"
 SECONDS = 20
 
 
@@ -31,10 +32,10 @@ def test_fuzz_verify_for_a_bounded_time(tmp_path: Path) -> None:
             "-max_len=8192",
             "-timeout=10",
             "-rss_limit_mb=2048",
-            f"-dict={ROOT / 'fuzz' / 'json.dict'}",
+            f"-dict={REPO / 'fuzz' / 'json.dict'}",
             f"-artifact_prefix={tmp_path}/",
             str(corpus),
-            str(ROOT / "fuzz" / "seeds"),
+            str(REPO / "fuzz" / "seeds"),
         ],
         capture_output=True,
         text=True,

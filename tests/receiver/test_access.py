@@ -12,24 +12,21 @@ import pytest
 from descope_audit_hook import ConfigurationError, Verifier
 from descope_audit_hook.receiver import AuditReceiver, PageAccess, make_app
 from descope_audit_hook.testing import make_delivery, sample_events
+from tests.support.secrets import HMAC_SECRET, OTHER_PAGE_TOKEN, PAGE_TOKEN
+from tests.support.wsgi import Reply, call
 
-from ._support import Reply, call
-
-SECRET = "access-hmac-secret"
-TOKEN = "page-token-0123456789abcdef"
-OTHER = "another-page-token-fedcba9876543210"
 PAGE_ROUTES = ["/", "/api/events", "/api/events.csv", "/api/events.jsonl"]
 
 
 def app_with(tmp_path: Path, access: PageAccess | None = None) -> AuditReceiver:
-    app = make_app(Verifier(SECRET), tmp_path / "events.db", access=access)
-    body, headers = make_delivery(sample_events(3), hmac_secret=SECRET)
+    app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db", access=access)
+    body, headers = make_delivery(sample_events(3), hmac_secret=HMAC_SECRET)
     assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
     return app
 
 
 def deliver(app: AuditReceiver, **kwargs: object) -> Reply:
-    body, headers = make_delivery(sample_events(1, seed=9), hmac_secret=SECRET)
+    body, headers = make_delivery(sample_events(1, seed=9), hmac_secret=HMAC_SECRET)
     return call(app, "POST", "/descope/audit", body=body, headers=headers, **kwargs)
 
 
@@ -65,9 +62,9 @@ def test_a_missing_or_malformed_host_is_refused(tmp_path: Path, host: str | None
 
 
 def test_allowed_hosts_and_the_bound_address_are_served(tmp_path: Path) -> None:
-    access = PageAccess([TOKEN], ["audit.example.com", "2001:DB8::1"], bound_host="192.0.2.10")
+    access = PageAccess([PAGE_TOKEN], ["audit.example.com", "2001:DB8::1"], bound_host="192.0.2.10")
     app = app_with(tmp_path, access)
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    bearer = {"Authorization": f"Bearer {PAGE_TOKEN}"}
     for host in ("audit.example.com", "AUDIT.example.com.:443", "[2001:db8::1]:8000", "192.0.2.10:8000"):
         assert call(app, path="/api/events", host=host, headers=bearer).code == 200, host
     for host in ("evil.audit.example.com", "example.com", "192.0.2.11"):
@@ -104,19 +101,19 @@ def test_without_a_token_a_non_loopback_server_shows_no_page_at_all(tmp_path: Pa
 
 @pytest.mark.parametrize("path", PAGE_ROUTES[1:])
 def test_the_data_needs_the_token(tmp_path: Path, path: str) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN], bound_host="0.0.0.0"))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN], bound_host="0.0.0.0"))
     missing = call(app, path=path)
     assert (missing.code, missing.json()["error"]) == (401, "login_required")
     assert missing.headers["www-authenticate"].startswith("Bearer ")
-    wrong = call(app, path=path, headers={"Authorization": f"Bearer {TOKEN}x"})
+    wrong = call(app, path=path, headers={"Authorization": f"Bearer {PAGE_TOKEN}x"})
     assert (wrong.code, wrong.json()["error"]) == (401, "invalid_credentials")
-    right = call(app, path=path, remote="203.0.113.5", headers={"Authorization": f"Bearer {TOKEN}"})
+    right = call(app, path=path, remote="203.0.113.5", headers={"Authorization": f"Bearer {PAGE_TOKEN}"})
     assert right.code == 200
-    assert TOKEN.encode() not in missing.body + wrong.body + right.body
+    assert PAGE_TOKEN.encode() not in missing.body + wrong.body + right.body
 
 
 def test_the_page_sends_a_browser_to_the_login_form(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     reply = call(app, path="/")
     assert (reply.code, reply.headers["location"]) == (303, "./login")
 
@@ -159,7 +156,7 @@ def submit(app: AuditReceiver, token: str, csrf: str, cookie: str, **headers: st
 
 def log_in(app: AuditReceiver) -> str:
     csrf, cookie = login_form(app)
-    done = submit(app, TOKEN, csrf, cookie)
+    done = submit(app, PAGE_TOKEN, csrf, cookie)
     assert (done.code, done.headers["location"]) == (303, "./")
     session = done.cookies()["descope_audit_session"]
     for attribute in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"):
@@ -168,9 +165,9 @@ def log_in(app: AuditReceiver) -> str:
 
 
 def test_login_sets_a_session_cookie_that_is_not_the_token(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     session = log_in(app)
-    assert TOKEN not in session
+    assert PAGE_TOKEN not in session
     assert len(session) >= 40
     page = call(app, path="/", headers={"Cookie": f"other=1; descope_audit_session={session}"})
     assert page.code == 200
@@ -181,13 +178,13 @@ def test_login_sets_a_session_cookie_that_is_not_the_token(tmp_path: Path) -> No
         rows = db.execute("SELECT digest, tag FROM page_sessions").fetchall()
     assert len(rows) == 1
     assert session not in repr(rows)
-    assert TOKEN not in repr(rows)
+    assert PAGE_TOKEN not in repr(rows)
 
 
 def test_a_wrong_token_is_refused_without_a_session(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     csrf, cookie = login_form(app)
-    reply = submit(app, OTHER, csrf, cookie)
+    reply = submit(app, OTHER_PAGE_TOKEN, csrf, cookie)
     assert reply.code == 401
     assert 'id="login-error"' in reply.body.decode()
     assert "descope_audit_session" not in reply.cookies()
@@ -204,26 +201,26 @@ def test_a_wrong_token_is_refused_without_a_session(tmp_path: Path) -> None:
     ],
 )
 def test_the_login_form_is_protected_against_csrf(tmp_path: Path, change: str, headers: dict[str, str]) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     csrf, cookie = login_form(app)
     if change == "field":
         csrf = "forged"
     elif change == "cookie":
         cookie = ""
-    reply = submit(app, TOKEN, csrf, cookie, **headers)
+    reply = submit(app, PAGE_TOKEN, csrf, cookie, **headers)
     assert (reply.code, reply.json()["error"]) == (403, "invalid_csrf")
     assert "descope_audit_session" not in reply.cookies()
 
 
 def test_a_same_origin_form_is_accepted(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     csrf, cookie = login_form(app)
-    reply = submit(app, TOKEN, csrf, cookie, Origin="http://127.0.0.1", **{"Sec-Fetch-Site": "same-origin"})
+    reply = submit(app, PAGE_TOKEN, csrf, cookie, Origin="http://127.0.0.1", **{"Sec-Fetch-Site": "same-origin"})
     assert reply.code == 303
 
 
 def test_logout_ends_the_session_on_the_server(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     session = log_in(app)
     cookie = {"Cookie": f"descope_audit_session={session}"}
     page = call(app, path="/", headers=cookie).body.decode()
@@ -241,16 +238,16 @@ def test_logout_ends_the_session_on_the_server(tmp_path: Path) -> None:
 
 
 def test_a_token_taken_out_of_the_configuration_ends_its_sessions(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN, OTHER]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN, OTHER_PAGE_TOKEN]))
     session = log_in(app)
     cookie = {"Cookie": f"descope_audit_session={session}"}
-    rotated = AuditReceiver(app.hooks, app.store, PageAccess([OTHER]))
+    rotated = AuditReceiver(app.hooks, app.store, PageAccess([OTHER_PAGE_TOKEN]))
     assert call(rotated, path="/api/events", headers=cookie).code == 401
-    kept = AuditReceiver(app.hooks, app.store, PageAccess([OTHER, TOKEN]))
+    kept = AuditReceiver(app.hooks, app.store, PageAccess([OTHER_PAGE_TOKEN, PAGE_TOKEN]))
     assert call(kept, path="/api/events", headers=cookie).code == 200
 
 
 def test_cookies_are_secure_over_https(tmp_path: Path) -> None:
-    app = app_with(tmp_path, PageAccess([TOKEN]))
+    app = app_with(tmp_path, PageAccess([PAGE_TOKEN]))
     form = call(app, path="/login", scheme="https")
     assert "; Secure" in form.cookies()["descope_audit_csrf"]

@@ -14,11 +14,9 @@ from hypothesis import strategies as st
 from descope_audit_hook import BearerToken, ConfigurationError, Verifier
 from descope_audit_hook.receiver import AuditReceiver, EventStore, create_app, make_app
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.wsgi import Reply, call
 
-from ._support import Reply, call
-
-SECRET = "receiver-hmac-secret"
-TOKEN = "receiver-bearer-token"
 LIMIT = 4096
 
 
@@ -49,12 +47,12 @@ class Broken(io.RawIOBase):
 
 @pytest.fixture
 def app(tmp_path: Path) -> AuditReceiver:
-    verifier = Verifier(SECRET, auth=BearerToken(TOKEN), max_body_bytes=LIMIT)
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), max_body_bytes=LIMIT)
     return make_app(verifier, tmp_path / "events.db")
 
 
 def deliver(app: AuditReceiver, events: list[dict[str, Any]]) -> Reply:
-    body, headers = make_delivery(events, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     return call(app, "POST", "/descope/audit", body=body, headers=headers)
 
 
@@ -68,7 +66,7 @@ def test_accepts_stores_once_and_counts_duplicates(app: AuditReceiver) -> None:
 
 
 def test_declared_oversize_body_is_refused_before_reading(app: AuditReceiver) -> None:
-    headers = make_delivery(sample_events(1), hmac_secret=SECRET, auth=BearerToken(TOKEN)).headers
+    headers = make_delivery(sample_events(1), hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN)).headers
     reply = call(app, "POST", "/descope/audit", headers=headers, stream=NeverRead(), content_length=str(LIMIT + 1))
     assert reply.code == 413
     assert reply.json()["error"] == "payload_too_large"
@@ -76,7 +74,7 @@ def test_declared_oversize_body_is_refused_before_reading(app: AuditReceiver) ->
 
 def test_undeclared_oversize_body_is_cut_off_while_reading(app: AuditReceiver) -> None:
     stream = Counting()
-    headers = make_delivery(sample_events(1), hmac_secret=SECRET, auth=BearerToken(TOKEN)).headers
+    headers = make_delivery(sample_events(1), hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN)).headers
     headers.pop("Content-Length", None)
     reply = call(app, "POST", "/descope/audit", headers=headers, stream=stream, terminated=True)
     assert reply.code == 413
@@ -104,13 +102,13 @@ def test_a_body_that_does_not_arrive_in_time_is_408(app: AuditReceiver) -> None:
 
 
 def test_a_body_shorter_than_declared_is_a_400_as_in_the_adapters(app: AuditReceiver) -> None:
-    body, headers = make_delivery(sample_events(2), hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(sample_events(2), hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     reply = call(app, "POST", "/descope/audit", body=body[:-5], headers=headers, content_length=str(len(body)))
     assert (reply.code, reply.json()["error"]) == (400, "incomplete_body")
 
 
 def test_without_content_length_or_terminated_input_the_body_is_empty(app: AuditReceiver) -> None:
-    body, headers = make_delivery(sample_events(1), hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(sample_events(1), hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     reply = call(app, "POST", "/descope/audit", stream=io.BytesIO(body), headers=headers, content_length="")
     assert reply.code == 401  # the signature was over a body the server never delivered
 
@@ -118,7 +116,7 @@ def test_without_content_length_or_terminated_input_the_body_is_empty(app: Audit
 def test_basic_challenge_and_allow_headers_are_sent(tmp_path: Path) -> None:
     from descope_audit_hook import BasicAuth
 
-    app = make_app(Verifier(SECRET, auth=BasicAuth("u", "p")), tmp_path / "db")
+    app = make_app(Verifier(HMAC_SECRET, auth=BasicAuth("u", "p")), tmp_path / "db")
     reply = call(app, "POST", "/descope/audit", body=b"[]")
     assert reply.code == 401
     assert reply.headers["www-authenticate"].startswith("Basic ")
@@ -150,7 +148,7 @@ _APPS: dict[str, AuditReceiver] = {}
 
 def _shared_app(factory: pytest.TempPathFactory) -> AuditReceiver:
     if "app" not in _APPS:
-        _APPS["app"] = make_app(Verifier(SECRET, auth=BearerToken(TOKEN)), factory.mktemp("hostile") / "db")
+        _APPS["app"] = make_app(Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN)), factory.mktemp("hostile") / "db")
     return _APPS["app"]
 
 
@@ -223,7 +221,7 @@ def test_page_escapes_everything_and_sets_a_strict_policy(app: AuditReceiver) ->
 def test_one_log_line_per_request_without_secrets(app: AuditReceiver, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="descope_audit_hook.receiver")
     deliver(app, sample_events(2))
-    call(app, "POST", "/descope/audit", body=b"[]", headers={"Authorization": f"Bearer {TOKEN}x"})
+    call(app, "POST", "/descope/audit", body=b"[]", headers={"Authorization": f"Bearer {BEARER_TOKEN}x"})
     call(app, path="/\r\nforged log line")
     lines = [r.getMessage() for r in caplog.records if r.name == "descope_audit_hook.receiver"]
     assert len(lines) == 3
@@ -233,27 +231,27 @@ def test_one_log_line_per_request_without_secrets(app: AuditReceiver, caplog: py
     assert "\n" not in lines[2]
     assert "\\r\\nforged" in lines[2]
     for line in lines:
-        assert TOKEN not in line
-        assert SECRET not in line
+        assert BEARER_TOKEN not in line
+        assert HMAC_SECRET not in line
 
 
 def test_create_app_reads_the_environment(tmp_path: Path) -> None:
     env = {
-        "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
+        "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET,
         "DESCOPE_AUDIT_DB": str(tmp_path / "env.db"),
         "DESCOPE_AUDIT_PATH": "/hooks/descope",
     }
     app = create_app(env)
     assert list(app.hooks) == ["/hooks/descope"]
     assert app.store.path == str(tmp_path / "env.db")
-    body, headers = make_delivery(sample_events(1), hmac_secret=SECRET)
+    body, headers = make_delivery(sample_events(1), hmac_secret=HMAC_SECRET)
     assert call(app, "POST", "/hooks/descope", body=body, headers=headers).code == 200
 
 
 @pytest.mark.parametrize("path", ["/", "/api/events", "/audit.css", "no-slash"])
 def test_reserved_or_relative_hook_paths_are_refused(tmp_path: Path, path: str) -> None:
     with pytest.raises(ConfigurationError, match="webhook path"):
-        make_app(Verifier(SECRET), tmp_path / "db", path)
+        make_app(Verifier(HMAC_SECRET), tmp_path / "db", path)
 
 
 def test_an_unopenable_database_is_a_configuration_error(tmp_path: Path) -> None:

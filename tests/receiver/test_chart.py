@@ -13,23 +13,22 @@ import pytest
 from descope_audit_hook import Verifier
 from descope_audit_hook.receiver import AuditReceiver, make_app
 from descope_audit_hook.testing import make_delivery, sample_event
+from tests.support.secrets import HMAC_SECRET
+from tests.support.wsgi import call
 
-from ._support import call
-
-SECRET = "chart-hmac-secret"
 HOUR = 3_600_000
 START = 1_780_948_800_000  # 2026-06-08T20:00:00Z
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def store(app: AuditReceiver, events: list[dict[str, Any]]) -> None:
-    body, headers = make_delivery(events, hmac_secret=SECRET)
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET)
     assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> AuditReceiver:
-    app = make_app(Verifier(SECRET, max_body_bytes=10_000_000), tmp_path / "events.db")
+    app = make_app(Verifier(HMAC_SECRET, max_body_bytes=10_000_000), tmp_path / "events.db")
     events = []
     kinds = ["login_succeed", "login_failed", "user_modified", "login_exceed_max_attempts"]
     for index in range(60):  # spread over ~10 hours, several severities, one without a type
@@ -109,7 +108,7 @@ def test_no_chart_without_events_and_no_script_in_it(app: AuditReceiver) -> None
 
 
 def test_the_chart_survives_the_edges_of_time(tmp_path: Path) -> None:
-    app = make_app(Verifier(SECRET), tmp_path / "events.db")
+    app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db")
     store(app, [sample_event(occurred=253_402_300_799_999), sample_event("login_failed", occurred=0)])
     assert call(app, path="/").code == 200
     assert call(app, path="/", query="from=9999-12-31T23:00").code == 200

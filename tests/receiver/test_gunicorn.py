@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._support import get_json, run_cli
-from tests.e2e.servers import serve
+from tests.support.cli import run_cli
+from tests.support.servers import get_json, serve
 
 pytestmark = pytest.mark.server
 

@@ -17,17 +17,17 @@ import pytest
 
 from descope_audit_hook import Verifier
 from descope_audit_hook.receiver import make_app, make_server
-from tests.cli._support import serving
+from tests.support.secrets import HMAC_SECRET
+from tests.support.servers import serving
 
 pytestmark = pytest.mark.server
 
-SECRET = "server-hmac-secret"
 GIVE_UP = 20.0  # seconds a test waits before calling the server stuck
 
 
 @pytest.fixture
 def port(tmp_path: Path) -> Iterator[int]:
-    app = make_app(Verifier(SECRET), tmp_path / "events.db")
+    app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db")
     with serving(make_server("127.0.0.1", 0, app, request_timeout=1.0, max_connections=3)) as bound:
         yield bound
 

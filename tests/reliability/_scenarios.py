@@ -1,4 +1,4 @@
-"""Delivery scenarios shared by the store tests (memory, SQLite, Django cache)."""
+"""Deliveries raced by worker threads and processes over a store (test_store_protocol.py, test_races.py)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,14 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from descope_audit_hook import AuditBatch, DedupeStore, Verifier, exactly_once
-from descope_audit_hook.testing import Delivery, make_delivery, sample_events
+from descope_audit_hook import DedupeStore, Verifier, exactly_once
+from descope_audit_hook.testing import Delivery
+from tests.support.secrets import HMAC_SECRET
 
-__all__ = ["SECRET", "Outcome", "batch_of", "overlapping_deliveries", "run_concurrently", "spawn_all"]
-
-SECRET = "reliability-test-secret"
-
-
-def batch_of(events: Sequence[dict[str, object]]) -> AuditBatch:
-    """A verified batch of ``events`` (signed in the compact form)."""
-    body, headers = make_delivery(list(events), hmac_secret=SECRET, signed_form="compact")
-    return Verifier(SECRET).verify(body, headers)
-
-
-def overlapping_deliveries(events: int, size: int, stride: int, *, seed: int = 1) -> tuple[list[Delivery], set[str]]:
-    """Batches of ``size`` consecutive events, starting every ``stride``: most events arrive in several.
-
-    Returns the deliveries and the fingerprints of all distinct events.
-    """
-    payload = sample_events(events, seed=seed)
-    deliveries = [
-        make_delivery(payload[start : start + size], hmac_secret=SECRET) for start in range(0, events, stride)
-    ]
-    verifier = Verifier(SECRET)
-    fingerprints = {e.fingerprint for d in deliveries for e in verifier.verify(d.body, d.headers)}
-    return deliveries, fingerprints
+__all__ = ["Outcome", "run_concurrently", "spawn_all"]
 
 
 @dataclass
@@ -67,7 +46,7 @@ def run_concurrently(
     redelivers, as the sender would after a 5xx. A delivery with events in progress
     elsewhere is delivered again too (the adapters will answer it 503).
     """
-    verifier = Verifier(SECRET)
+    verifier = Verifier(HMAC_SECRET)
     outcome = Outcome()
     lock = threading.Lock()
     calls = [0]

@@ -36,12 +36,13 @@ from descope_audit_hook import (
     RedisDedupeStore,
     SQLiteDedupeStore,
 )
+from tests.support.frameworks import LOCMEM_BACKEND, POOL_OPTIONS, REDIS_BACKEND, use_caches
+from tests.support.stores import FakeClock
 
 __all__ = [
     "ASYNC_KINDS",
     "KINDS",
     "SHARED_KINDS",
-    "FakeClock",
     "Kit",
     "StoreSpec",
     "SyncFacade",
@@ -69,16 +70,6 @@ SHARED_KINDS = [kind for kind in KINDS if kind not in ("memory", "django-locmem"
 # Real time, short leases: long enough for a call to finish, short enough to wait for.
 LEASE = 0.4
 TTL = 0.8
-
-
-class FakeClock:
-    """A settable clock in seconds."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class SyncFacade:
@@ -161,9 +152,7 @@ def kit_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path, stack: Ex
 
         return Kit(kind, make_sqlite, clock, ("sqlite", str(path), {}))
     if kind.startswith("django-"):
-        from tests.reliability._django import cache_kit
-
-        return cache_kit(kind, request, stack)
+        return _cache_kit(kind, request, stack)
     prefix = _unique() + ":"
     if kind.startswith(("redis", "async-redis")):
         return _redis_kit(kind, request, stack, prefix)
@@ -233,3 +222,25 @@ def _redis_kit(kind: str, request: pytest.FixtureRequest, stack: ExitStack, pref
         lambda **kw: SyncFacade(AsyncRedisDedupeStore(async_client, prefix=prefix, **_real(kw)), loop),
     )
 
+
+def _cache_kit(kind: str, request: pytest.FixtureRequest, stack: ExitStack) -> Kit:
+    from descope_audit_hook.django import CacheDedupeStore
+
+    if kind == "django-redis":
+        url: str = request.getfixturevalue("redis_url")
+        location = {"BACKEND": REDIS_BACKEND, "LOCATION": url, "OPTIONS": POOL_OPTIONS}
+        # Two aliases on one Redis, as two app servers sharing the cache would have.
+        config = {"default": location, "other": location}
+    else:
+        config = {"default": {"BACKEND": LOCMEM_BACKEND, "LOCATION": uuid.uuid4().hex}}
+    use_caches(stack, config)
+    prefix = "t" + uuid.uuid4().hex[:12] + ":"
+    aliases = list(config)
+    made = [0]
+
+    def make(**kw: Any) -> CacheDedupeStore:
+        alias = aliases[made[0] % len(aliases)]
+        made[0] += 1
+        return CacheDedupeStore(alias, key_prefix=prefix, **_real(kw))
+
+    return Kit(kind, make)

@@ -37,13 +37,12 @@ import pytest
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import Server, gunicorn_env, serve
+from tests.support.paths import REPO
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.servers import Server, gunicorn_env, serve
 
 pytestmark = pytest.mark.server
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "load-test-hmac-secret"
-TOKEN = "load-test-bearer-token"
 LIMIT = 65_536
 CLIENTS = 8
 MEMORY_GROWTH_BOUND = 50 * 1024 * 1024
@@ -76,7 +75,7 @@ class Result:
 
 def _valid(events: list[dict[str, object]], rng: random.Random) -> tuple[bytes, dict[str, str]]:
     form = FORMS[rng.randrange(len(FORMS))]
-    return make_delivery(events, hmac_secret=SECRET, auth=BearerToken(TOKEN), signed_form=form)  # type: ignore[arg-type]
+    return make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), signed_form=form)  # type: ignore[arg-type]
 
 
 def build_stream(seed: int = 5) -> tuple[list[Shot], list[Shot], set[str]]:
@@ -88,7 +87,7 @@ def build_stream(seed: int = 5) -> tuple[list[Shot], list[Shot], set[str]]:
         size = rng.randint(1, 6)
         batches.append(events[:size])
         events = events[size:]
-    verifier = Verifier(SECRET, auth=BearerToken(TOKEN), max_body_bytes=LIMIT)
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN), max_body_bytes=LIMIT)
     fingerprints: set[str] = set()
     shots: list[Shot] = []
     for batch in batches:
@@ -106,7 +105,7 @@ def build_stream(seed: int = 5) -> tuple[list[Shot], list[Shot], set[str]]:
     for index in range(20 * SCALE):
         forged = dict(good_headers)
         forged["x-descope-webhook-s256"] = make_delivery(
-            batches[index % len(batches)], hmac_secret="not-the-secret", auth=BearerToken(TOKEN)
+            batches[index % len(batches)], hmac_secret="not-the-secret", auth=BearerToken(BEARER_TOKEN)
         ).headers["x-descope-webhook-s256"]
         shots.append(Shot("forged_signature", good_body, forged, 401, "invalid_signature"))
     for _ in range(10 * SCALE):
@@ -116,13 +115,13 @@ def build_stream(seed: int = 5) -> tuple[list[Shot], list[Shot], set[str]]:
         shots.append(Shot("missing_auth", good_body, headers, 401, "missing_credentials"))
     for index in range(12 * SCALE):
         bad = [b'[{"action": "LoginFailed", ', b"\xff\xfe[]", b"[1,]", b'[{"a":1,"a":2}]'][index % 4]
-        body, headers = make_delivery(bad, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+        body, headers = make_delivery(bad, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
         shots.append(Shot("malformed", body, headers, 400))
     for _ in range(6 * SCALE):
-        body, headers = make_delivery(b'[{"occurred": 1}]', hmac_secret=SECRET, auth=BearerToken(TOKEN))
+        body, headers = make_delivery(b'[{"occurred": 1}]', hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
         shots.append(Shot("not_an_event", body, headers, 400, "invalid_payload"))
     big = sample_events(1, seed=seed)[0] | {"data": {"blob": "x" * (LIMIT + 1024)}}
-    big_body, big_headers = make_delivery([big], hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    big_body, big_headers = make_delivery([big], hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     for _ in range(8 * SCALE):
         shots.append(Shot("oversize", big_body, big_headers, 413, "payload_too_large"))
     for _ in range(6 * SCALE):
@@ -220,8 +219,8 @@ def load_servers(tmp_path: Path) -> Iterator[tuple[dict[str, Server], Counter[st
         conn.close()
     env = {
         **gunicorn_env(),
-        "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
-        "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN,
+        "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET,
+        "DESCOPE_AUDIT_BEARER_TOKEN": BEARER_TOKEN,
         "DESCOPE_AUDIT_MAX_BODY_BYTES": str(LIMIT),
         "LOAD_DEDUPE_DB": str(tmp_path / "claims.db"),
         "LOAD_HANDLED_DB": str(handled_db),
@@ -234,10 +233,10 @@ def load_servers(tmp_path: Path) -> Iterator[tuple[dict[str, Server], Counter[st
     with ExitStack() as stack:
         started = {
             "uvicorn": stack.enter_context(
-                serve(uvicorn, {**env, "LOAD_SERVER": "uvicorn"}, ROOT, ready_path="/health")
+                serve(uvicorn, {**env, "LOAD_SERVER": "uvicorn"}, REPO, ready_path="/health")
             ),
             "gunicorn": stack.enter_context(
-                serve(gunicorn, {**env, "LOAD_SERVER": "gunicorn"}, ROOT, ready_path="/health")
+                serve(gunicorn, {**env, "LOAD_SERVER": "gunicorn"}, REPO, ready_path="/health")
             ),
         }
         retried: Counter[str] = Counter()

@@ -54,14 +54,13 @@ import pytest
 
 from descope_audit_hook import BearerToken, Verifier
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import Server, gunicorn_env, serve
+from tests.support.paths import REPO
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.servers import Server, gunicorn_env, serve
 
 pytestmark = pytest.mark.server
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "multihost-test-secret"
-TOKEN = "multihost-test-token"
-VERIFIER = Verifier(SECRET, auth=BearerToken(TOKEN))
+VERIFIER = Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
 SCALE = max(1, int(os.environ.get("MULTIHOST_SCALE", "1")))
 KILLS = max(1, int(os.environ.get("MULTIHOST_KILLS", "1")))
 EVENTS = 60 * SCALE
@@ -80,7 +79,7 @@ class Delivery:
 
 
 def delivery(events: list[dict[str, Any]]) -> Delivery:
-    body, headers = make_delivery(events, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     return Delivery(body, headers, tuple(event.fingerprint for event in VERIFIER.verify(body, headers)))
 
 
@@ -113,7 +112,7 @@ class Instance:
 
     def start(self) -> None:
         env = {**self.env, "MH_SERVER": self.label}
-        self.server = self._stack.enter_context(serve(self.argv(), env, ROOT, ready_path="/health", port=self.port))
+        self.server = self._stack.enter_context(serve(self.argv(), env, REPO, ready_path="/health", port=self.port))
         self.port = self.server.port
 
     def kill(self) -> None:
@@ -345,8 +344,8 @@ def tables(postgres_dsn: str) -> Tables:
 def servers(store: str, tables: Tables, redis_url: str) -> Iterator[list[Instance]]:
     env = {
         **gunicorn_env(),
-        "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
-        "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN,
+        "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET,
+        "DESCOPE_AUDIT_BEARER_TOKEN": BEARER_TOKEN,
         "MH_STORE": store,
         "MH_DSN": tables.dsn,
         "MH_REDIS_URL": redis_url,
@@ -416,8 +415,8 @@ def test_one_host_a_server_killed_mid_handler_and_its_events_handled_after_the_l
 ) -> None:
     # One host, one SQLite claims file: the crash case on its own, step by step.
     env = {
-        "DESCOPE_AUDIT_HMAC_SECRET": SECRET,
-        "DESCOPE_AUDIT_BEARER_TOKEN": TOKEN,
+        "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET,
+        "DESCOPE_AUDIT_BEARER_TOKEN": BEARER_TOKEN,
         "MH_STORE": "sqlite",
         "MH_SQLITE": str(tmp_path / "claims.db"),
         "MH_DSN": tables.dsn,

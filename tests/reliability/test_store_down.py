@@ -40,14 +40,13 @@ from descope_audit_hook import (
     Verifier,
 )
 from descope_audit_hook.testing import make_delivery, sample_events
-from tests.e2e.servers import free_port
-from tests.engines import PostgresCluster, postgres_cluster, redis_server
+from tests.support.engines import PostgresCluster, postgres_cluster, redis_server
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.server
 
-SECRET = "store-down-secret"
-TOKEN = "store-down-token"
-VERIFIER = Verifier(SECRET, auth=BearerToken(TOKEN))
+VERIFIER = Verifier(HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
 LEASE = 2.0
 
 
@@ -137,7 +136,7 @@ def app_for(framework: str, store: Any, handled: Counter[str], during: list[Call
     from fastapi import Depends, FastAPI
 
     from descope_audit_hook.starlette import AuditWebhook, install_error_handler
-    from tests.adapters._harness import _test_client_class
+    from tests.support.frameworks import starlette_test_client
 
     hook = AuditWebhook(VERIFIER, dedupe=store)
     app = FastAPI()
@@ -149,7 +148,7 @@ def app_for(framework: str, store: Any, handled: Counter[str], during: list[Call
             return handle(new)
 
     # One TestClient (one event loop) for the whole run: the async client's connections live on it.
-    with _test_client_class()(app) as test_client:
+    with starlette_test_client()(app) as test_client:
 
         def asend(body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
             reply = test_client.post("/hook", content=body, headers=headers)
@@ -159,7 +158,7 @@ def app_for(framework: str, store: Any, handled: Counter[str], during: list[Call
 
 
 def delivery(events: list[dict[str, Any]]) -> tuple[bytes, dict[str, str], list[str]]:
-    body, headers = make_delivery(events, hmac_secret=SECRET, auth=BearerToken(TOKEN))
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
     return body, headers, [event.fingerprint for event in VERIFIER.verify(body, headers)]
 
 

@@ -24,9 +24,10 @@ import pytest
 from descope_audit_hook import AsyncDedupeStore, ClaimState, ConfigurationError, DedupeStore, exactly_once
 from descope_audit_hook._dedupe import is_async_store
 from descope_audit_hook.testing import sample_events
+from tests.support.deliveries import batch_of, overlapping_deliveries
 
 from . import _workers
-from ._scenarios import batch_of, overlapping_deliveries, run_concurrently, spawn_all
+from ._scenarios import run_concurrently, spawn_all
 from ._stores import ASYNC_KINDS, KINDS, LEASE, TTL, Kit, SyncFacade, kit_for
 
 CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
