@@ -6,7 +6,7 @@ The core imports nothing outside the standard library; the framework adapters li
 
 from ._auth import ApiKey, Auth, BasicAuth, BearerToken
 from ._batch import AuditBatch
-from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore, MemoryDedupeStore
+from ._dedupe import AsyncDedupeStore, ClaimState, DedupeStore
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._events import Action, AuditEvent, Severity
 from ._exactly_once import exactly_once, exactly_once_async
+from ._memory_store import MemoryDedupeStore
 from ._postgres_store import AsyncPostgresDedupeStore, PostgresDedupeStore
 from ._redis_store import AsyncRedisDedupeStore, RedisDedupeStore
 from ._signature import SignedForm, sign

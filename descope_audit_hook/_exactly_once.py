@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 
 from ._batch import AuditBatch
-from ._claim import AnyStore, Claim, Offload, Shield
+from ._claim import Claim, Offload, Shield
+from ._claim_rules import AnyStore
 from ._dedupe import DedupeStore, is_async_store
 from ._errors import RetryLater
 

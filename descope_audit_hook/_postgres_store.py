@@ -66,8 +66,7 @@ class _SQL:
         return cls(
             ddl=(
                 f"SELECT pg_advisory_xact_lock({lock_id})",
-                f"CREATE TABLE IF NOT EXISTS {table} ("
-                "key text PRIMARY KEY, owner text, expires timestamptz NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, owner text, expires timestamptz NOT NULL)",
                 f"CREATE INDEX IF NOT EXISTS {index} ON {table} (expires)",
             ),
             claim=(

@@ -117,7 +117,7 @@ class Verifier:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = "DESCOPE_AUDIT_") -> Verifier:
         """Build a verifier from environment variables; see docs/configuration.md."""
-        from ._settings import from_env
+        from ._settings_loader import from_env
 
         return from_env(environ, prefix)
 

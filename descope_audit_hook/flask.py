@@ -34,11 +34,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, cast
 
 from ._batch import AuditBatch
-from ._claim import Claim, check_store
+from ._claim import Claim
+from ._claim_rules import check_store
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, PayloadTooLarge, RetryLater, VerificationError, missing_framework
 from ._request import WebhookRequest, error_response, incomplete_body, require_sync
-from ._settings import load_verifier, prefixed
+from ._settings_loader import load_verifier, prefixed
 from ._verifier import Verifier, log_rejection
 
 try:

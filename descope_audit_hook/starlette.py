@@ -29,7 +29,8 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
 from ._batch import AuditBatch
-from ._claim import AnyStore, Claim, check_store
+from ._claim import Claim
+from ._claim_rules import AnyStore, check_store
 from ._errors import ConfigurationError, RetryLater, VerificationError, missing_framework
 from ._exactly_once import claimed_async
 from ._request import WebhookRequest, error_response, incomplete_body

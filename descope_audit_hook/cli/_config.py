@@ -15,17 +15,8 @@ from typing import Any
 
 from descope_audit_hook._request import require_sync
 from descope_audit_hook._setting_kinds import Flag, HeaderMap, PositiveInt
-from descope_audit_hook._settings import (
-    PREFIX,
-    SETTINGS,
-    Found,
-    Setting,
-    Source,
-    build_verifier,
-    read,
-    settings_of,
-    variables,
-)
+from descope_audit_hook._settings import PREFIX, SETTINGS, Setting, settings_of
+from descope_audit_hook._settings_loader import Found, Source, build_verifier, read, variables
 from descope_audit_hook._verifier import Verifier
 
 from ._args import UsageError, parse_header_option, positive_int
@@ -97,9 +88,7 @@ def _given(args: argparse.Namespace, settings: Iterable[Setting]) -> dict[str, o
     return given
 
 
-def found_in(
-    args: argparse.Namespace, settings: Iterable[Setting], environ: Mapping[str, str] | None = None
-) -> Found:
+def found_in(args: argparse.Namespace, settings: Iterable[Setting], environ: Mapping[str, str] | None = None) -> Found:
     """The ``settings`` given as options, each over its variable in ``environ`` (``None``: options only).
 
     An authentication type given as options replaces another type set in ``environ``;

@@ -25,7 +25,8 @@ from typing import Any, TextIO
 
 from descope_audit_hook._auth import Auth
 from descope_audit_hook._samples import SAMPLE_KINDS, Delivery, make_delivery, sample_event, sample_events
-from descope_audit_hook._settings import PREFIX, SETTINGS, build_auth, settings_of
+from descope_audit_hook._settings import PREFIX, SETTINGS, settings_of
+from descope_audit_hook._settings_loader import build_auth
 from descope_audit_hook._signature import FORMS, SignedForm
 
 from ._args import PROG, Commands, UsageError, count, error, parse_header_option, safe_text, seconds

@@ -10,7 +10,8 @@ from typing import Any
 
 from descope_audit_hook._errors import AuthenticationError, ConfigurationError, MethodNotAllowed, VerificationError
 from descope_audit_hook._request import WebhookRequest, error_body, require_sync
-from descope_audit_hook._settings import read, setting, settings_of, variables
+from descope_audit_hook._settings import setting, settings_of
+from descope_audit_hook._settings_loader import read, variables
 from descope_audit_hook._verifier import Verifier
 
 from ._access import PageAccess

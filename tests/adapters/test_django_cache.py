@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
 from descope_audit_hook import ClaimState, ConfigurationError, exactly_once
-from descope_audit_hook._django_cache import CacheDedupeStore
+from descope_audit_hook.django import CacheDedupeStore
 from descope_audit_hook.testing import sample_event, sample_events
 from tests.support.deliveries import batch_of
 from tests.support.frameworks import POOL_OPTIONS, REDIS_BACKEND, use_caches

@@ -17,7 +17,8 @@ from descope_audit_hook import (
     ConfigurationError,
     exactly_once,
 )
-from descope_audit_hook._claim import Claim, check_store
+from descope_audit_hook._claim import Claim
+from descope_audit_hook._claim_rules import check_store
 from descope_audit_hook.testing import sample_events
 from tests.support.deliveries import batch_of
 from tests.support.stores import AsyncRecordingStore, RecordingStore, keys_of

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from descope_audit_hook import ConfigurationError, Verifier, sign
-from descope_audit_hook._settings import PREFIX, load_verifier, prefixed, read, settings_of
+from descope_audit_hook._settings import PREFIX, settings_of
+from descope_audit_hook._settings_loader import load_verifier, prefixed, read
 from tests.support import validators as _validators
 from tests.support.deliveries import SIG, body_of, event
 

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from descope_audit_hook import ApiKey, AuthenticationError, BasicAuth, BearerToken, ConfigurationError, Verifier, sign
-from descope_audit_hook._settings import MAPPING_KEYS, SETTINGS, read, settings_of, variables
+from descope_audit_hook._settings import MAPPING_KEYS, SETTINGS, settings_of
+from descope_audit_hook._settings_loader import read, variables
 from tests.support import validators as _validators
 from tests.support.deliveries import SIG, body_of, event
 from tests.support.paths import DOCS

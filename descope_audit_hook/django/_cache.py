@@ -1,9 +1,9 @@
 """A :class:`~descope_audit_hook.DedupeStore` on Django's cache framework.
 
-Re-exported as ``descope_audit_hook.django.CacheDedupeStore``. A claim is
+Public as ``descope_audit_hook.django.CacheDedupeStore``. A claim is
 ``cache.add(key, "in_progress:<owner>", timeout=lease)``: ``SET NX`` on Redis, ``add``
 on Memcached, atomic on the cache server, so several app servers sharing the cache
-never both claim an event. Only this module and the Django adapter import Django.
+never both claim an event.
 
 The cache API has no compare-and-set or compare-and-delete, so ``complete`` and
 ``release`` read the values (``get_many``) and then write (``set_many``) or delete
@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.cache import BaseCache, caches
 
-from ._dedupe import (
+from descope_audit_hook._dedupe import (
     CLAIM_ROUNDS,
     COMPLETED_VALUE,
     DEFAULT_DEDUPE_LEASE,
@@ -33,7 +33,7 @@ from ._dedupe import (
     check_owner,
     check_prefix,
 )
-from ._errors import ConfigurationError
+from descope_audit_hook._errors import ConfigurationError
 
 __all__ = ["CacheDedupeStore"]
 

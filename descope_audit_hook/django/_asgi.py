@@ -1,4 +1,4 @@
-"""An ASGI wrapper that enforces the body size limit on the webhook paths, before the app reads.
+"""``AuditWebhookBodyLimit``: the body size limit on the webhook paths, before Django's ASGI handler reads.
 
 Django's ``ASGIHandler`` reads the whole request body (spooled to a temporary file past
 ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before any middleware runs, so a middleware's limit
@@ -16,8 +16,8 @@ and ``Connection: close``. Before the connection closes, what the client still s
 read and discarded for a short, bounded time and amount (a "lingering close"): closing a socket with unread data makes
 the kernel reset the connection, which can destroy the 413 before the client reads it.
 
-No framework is imported here; ``descope_audit_hook.django.AuditWebhookBodyLimit`` is the
-Django-configured form.
+:class:`BodyLimit` is the plain ASGI wrapper (no Django in it); :class:`AuditWebhookBodyLimit`
+is the Django-configured form: its paths and verifier come from the settings by default.
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ._errors import VerificationError
-from ._request import WebhookRequest, error_response
-from ._verifier import Verifier
+from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["ASGIApp", "BodyLimit"]
+from descope_audit_hook._errors import ConfigurationError, VerificationError
+from descope_audit_hook._request import WebhookRequest, error_response
+from descope_audit_hook._verifier import Verifier
+
+from ._settings import SETTING, settings_verifier, webhook_settings
+
+__all__ = ["ASGIApp", "AuditWebhookBodyLimit", "BodyLimit"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -136,3 +140,38 @@ async def _linger(receive: Receive) -> None:
         if message.get("type") != "http.request" or not message.get("more_body", False):
             return
         drained += len(message.get("body", b""))
+
+
+class AuditWebhookBodyLimit(BodyLimit):
+    """The Django ASGI application, with the webhook's size limit enforced before Django reads.
+
+    ``application = AuditWebhookBodyLimit(get_asgi_application())`` in ``asgi.py``. Django's
+    ``ASGIHandler`` reads a request's whole body (to a temporary file past 2.5 MB) before
+    any middleware runs; this wrapper reads the body of a request to a webhook path
+    itself, refuses a declared ``Content-Length`` over ``max_body_bytes`` without reading
+    it and a streamed body as soon as it passes the limit (413, our JSON), and hands Django
+    the body it read. Other paths pass through untouched.
+
+    ``paths``: default ``DESCOPE_AUDIT_WEBHOOK["PATHS"]`` (compared like the middleware's,
+    with the path without ``root_path``); give them here for views with ``@audit_webhook``.
+    ``verifier``: default the verifier from settings (only its ``max_body_bytes`` is used).
+    """
+
+    def __init__(
+        self, application: ASGIApp, *, paths: Iterable[str] | None = None, verifier: Verifier | None = None
+    ) -> None:
+        if paths is None:
+            paths = webhook_settings().get("PATHS") or ()
+        chosen = [paths] if isinstance(paths, str) else list(paths)
+        if not chosen or not all(isinstance(p, str) and p.startswith("/") for p in chosen):
+            raise ImproperlyConfigured(
+                f'AuditWebhookBodyLimit needs the webhook paths: settings.{SETTING}["PATHS"] or paths=[...]'
+            )
+        if verifier is None:
+            settings_verifier()  # built now, so that a broken configuration stops the app at start-up
+            super().__init__(application, chosen, settings_verifier)
+        elif isinstance(verifier, Verifier):
+            fixed = verifier
+            super().__init__(application, chosen, lambda: fixed)
+        else:
+            raise ConfigurationError("AuditWebhookBodyLimit takes a Verifier (or None to read the settings)")
