@@ -9,6 +9,7 @@ the same way for every framework.
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint's annotations at
 # runtime, and ``Depends(hook)`` names a local variable.
+import functools
 import io
 import json
 import threading
@@ -192,8 +193,9 @@ def _django_send(kind: str, record: Recording) -> Harness:
 
 @contextmanager
 def django_decorator_harness(
-    verifier: Verifier | None, dedupe: DedupeStore | None = None, **settings: Any
+    verifier: Verifier | None, dedupe: DedupeStore | None = None, *, asynchronous: bool = False, **settings: Any
 ) -> Iterator[Harness]:
+    """A view with the decorator; ``asynchronous``: an ``async def`` one (the test client runs it on an event loop)."""
     ensure_django()
     from django.http import HttpRequest, JsonResponse
     from django.urls import path
@@ -202,12 +204,19 @@ def django_decorator_harness(
 
     record = Recording()
 
-    @audit_webhook(verifier, dedupe=dedupe)
-    def hook(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+    def answer(batch: AuditBatch) -> JsonResponse:
         return JsonResponse({"received": len(batch)}, status=record(batch))
 
+    async def async_view(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+        return answer(batch)
+
+    def view(request: HttpRequest, batch: AuditBatch) -> JsonResponse:
+        return answer(batch)
+
+    decorate = audit_webhook(verifier, dedupe=dedupe)
+    hook = decorate(async_view) if asynchronous else decorate(view)
     with django_settings(ROOT_URLCONF=_Urls([path(PATH.lstrip("/"), hook)]), **settings):
-        yield _django_send("django-decorator", record)
+        yield _django_send("django-async" if asynchronous else "django-decorator", record)
 
 
 @contextmanager
@@ -342,7 +351,7 @@ def harness_for(kind: str, verifier: Verifier | None, dedupe: DedupeStore | None
         "flask": flask_harness,
         "django-decorator": django_decorator_harness,
         "django-middleware": django_middleware_harness,
-        "django-async": django_async_harness,
+        "django-async": functools.partial(django_decorator_harness, asynchronous=True),
         "starlette": starlette_harness,
         "fastapi": fastapi_harness,
     }

@@ -16,14 +16,13 @@ import redis
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from descope_audit_hook import ClaimState, ConfigurationError, exactly_once
+from descope_audit_hook import ConfigurationError, exactly_once
 from descope_audit_hook.django import CacheDedupeStore
 from descope_audit_hook.testing import sample_event, sample_events
 from tests.support.deliveries import batch_of
 from tests.support.frameworks import POOL_OPTIONS, REDIS_BACKEND, use_caches
 from tests.support.servers import free_port
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, IN_PROGRESS
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ from descope_audit_hook.cli._send import load_payload, sample_payload
 from descope_audit_hook.receiver import make_app, make_server
 from descope_audit_hook.testing import sample_events
 from tests.support.cli import run_cli, self_signed
-from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
+from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET, assert_no_secret_in
 from tests.support.servers import free_port, serving
-
-
-def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (HMAC_SECRET, BEARER_TOKEN)) -> None:
-    for text in texts:
-        for secret in secrets:
-            assert secret not in text, "a secret was printed"
 
 
 def test_send_to_an_unreachable_url_fails_with_one_line() -> None:
@@ -34,7 +28,7 @@ def test_send_to_an_unreachable_url_fails_with_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("descope-audit-hook: error: cannot connect to 127.0.0.1:")
-    _no_secret_in(result.stdout, result.stderr)
+    assert_no_secret_in(result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize("header", ["no-colon-here", ":value-without-name", "bad name:value", "x-ok:\x01"])
@@ -87,7 +81,7 @@ def test_send_does_not_print_the_query_string_of_the_url() -> None:
     result = run_cli(["send", url, "--timeout", "5"])
     assert result.returncode == 1
     assert "/descope/audit?..." in result.stdout
-    _no_secret_in(result.stdout, result.stderr, secrets=("query-secret",))
+    assert_no_secret_in(result.stdout, result.stderr, secrets=("query-secret",))
 
 
 @pytest.fixture

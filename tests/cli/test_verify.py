@@ -13,13 +13,7 @@ from descope_audit_hook.cli import main
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
 from tests.support.cli import run_cli
 from tests.support.deliveries import FIXTURE_SIGNATURES
-from tests.support.secrets import BEARER_TOKEN, FIXTURE_SECRET, HMAC_SECRET
-
-
-def _no_secret_in(*texts: str, secrets: tuple[str, ...] = (HMAC_SECRET, BEARER_TOKEN)) -> None:
-    for text in texts:
-        for secret in secrets:
-            assert secret not in text, "a secret was printed"
+from tests.support.secrets import BEARER_TOKEN, FIXTURE_SECRET, HMAC_SECRET, assert_no_secret_in
 
 
 @pytest.mark.parametrize(("name", "signature"), sorted(FIXTURE_SIGNATURES.items()))
@@ -79,7 +73,7 @@ def test_verify_accepts_and_names_the_signed_form(tmp_path: Path, form: SignedFo
     first, *lines = result.stdout.splitlines()
     assert first == f"accepted: 3 event(s); signature matched the {form} form"
     assert [line.split()[1] for line in lines] == [str(e["action"]) for e in events]
-    _no_secret_in(result.stdout, result.stderr)
+    assert_no_secret_in(result.stdout, result.stderr)
 
 
 def test_verify_prints_events_as_json(tmp_path: Path) -> None:
@@ -123,7 +117,7 @@ def test_verify_rejects_a_tampered_body_with_the_reason(tmp_path: Path) -> None:
     result = run_cli(_verify_argv(body, headers))
     assert result.returncode == 1
     assert result.stdout.strip() == "rejected: 401 invalid_signature: signature does not match"
-    _no_secret_in(result.stdout, result.stderr)
+    assert_no_secret_in(result.stdout, result.stderr)
 
 
 def test_verify_rejects_wrong_basic_credentials(tmp_path: Path) -> None:
@@ -134,7 +128,7 @@ def test_verify_rejects_wrong_basic_credentials(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stdout.startswith("rejected: 401 invalid_credentials")
-    _no_secret_in(result.stdout, result.stderr, secrets=("right-password", "wrong-password"))
+    assert_no_secret_in(result.stdout, result.stderr, secrets=("right-password", "wrong-password"))
 
 
 def test_verify_with_a_malformed_header_option_is_bad_usage(tmp_path: Path) -> None:

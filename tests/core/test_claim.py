@@ -21,9 +21,7 @@ from descope_audit_hook._claim import Claim
 from descope_audit_hook._claim_rules import check_store
 from descope_audit_hook.testing import sample_events
 from tests.support.deliveries import batch_of
-from tests.support.stores import AsyncRecordingStore, RecordingStore, keys_of
-
-CLAIMED, COMPLETED = ClaimState.CLAIMED, ClaimState.COMPLETED
+from tests.support.stores import CLAIMED, COMPLETED, AsyncRecordingStore, RecordingStore, keys_of
 
 
 def test_a_claim_is_taken_then_settled_once() -> None:

@@ -12,16 +12,13 @@ from pathlib import Path
 from descope_audit_hook import (
     AsyncPostgresDedupeStore,
     AsyncRedisDedupeStore,
-    ClaimState,
     MemoryDedupeStore,
     PostgresDedupeStore,
     RedisDedupeStore,
     SQLiteDedupeStore,
 )
 from descope_audit_hook.django import CacheDedupeStore
-from tests.support.stores import FakeClock, StoreFactory
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, COMPLETED, IN_PROGRESS, FakeClock, StoreFactory
 
 
 def test_lease_and_ttl_expiry_with_an_injected_clock(make_store: StoreFactory) -> None:

@@ -14,16 +14,22 @@ import threading
 import pytest
 
 from descope_audit_hook import (
-    ClaimState,
     MemoryDedupeStore,
     exactly_once,
     exactly_once_async,
 )
 from descope_audit_hook.testing import sample_event, sample_events
 from tests.support.deliveries import batch_of
-from tests.support.stores import AsyncRecordingStore, BrokenStore, RecordingStore, StoreFactory, keys_of
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import (
+    CLAIMED,
+    COMPLETED,
+    IN_PROGRESS,
+    AsyncRecordingStore,
+    BrokenStore,
+    RecordingStore,
+    StoreFactory,
+    keys_of,
+)
 
 
 def test_exactly_once_hands_over_only_claimed_events_and_completes_them() -> None:

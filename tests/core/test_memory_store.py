@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 
 from descope_audit_hook import (
-    ClaimState,
     ConfigurationError,
     MemoryDedupeStore,
 )
-from tests.support.stores import FakeClock
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, COMPLETED, IN_PROGRESS, FakeClock
 
 
 def test_memory_store_evicts_the_oldest_completed_first_when_full(caplog: pytest.LogCaptureFixture) -> None:

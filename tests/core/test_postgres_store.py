@@ -27,8 +27,7 @@ from descope_audit_hook import _postgres_store as postgres_module
 from descope_audit_hook.testing import sample_events
 from tests.support.deliveries import batch_of
 from tests.support.engines import postgres_cluster
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, COMPLETED
 
 pytestmark = pytest.mark.server
 

@@ -19,13 +19,12 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from descope_audit_hook import AsyncRedisDedupeStore, ClaimState, ConfigurationError, RedisDedupeStore, exactly_once
+from descope_audit_hook import AsyncRedisDedupeStore, ConfigurationError, RedisDedupeStore, exactly_once
 from descope_audit_hook.testing import sample_events
 from tests.support.deliveries import batch_of
 from tests.support.engines import redis_server
 from tests.support.servers import free_port
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, COMPLETED, IN_PROGRESS
 
 pytestmark = pytest.mark.server
 

@@ -15,9 +15,7 @@ from descope_audit_hook import (
     ConfigurationError,
     SQLiteDedupeStore,
 )
-from tests.support.stores import FakeClock
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
+from tests.support.stores import CLAIMED, COMPLETED, IN_PROGRESS, FakeClock
 
 
 def test_sqlite_store_shares_records_between_instances_and_survives_reopening(tmp_path: Path) -> None:

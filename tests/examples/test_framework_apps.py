@@ -32,6 +32,7 @@ import pytest
 
 from descope_audit_hook import SIGNATURE_HEADER, ApiKey, Auth, BasicAuth, BearerToken, SignedForm, sign
 from descope_audit_hook.testing import make_delivery, sample_event
+from tests.support.cli import run_cli
 from tests.support.paths import REPO
 from tests.support.secrets import HMAC_SECRET
 from tests.support.servers import Server, ServerStartError, gunicorn_env, request, serve
@@ -259,14 +260,7 @@ def test_readme_send_command_delivers(running: Running) -> None:
     words = [w.replace("http://127.0.0.1:8000", running.server.url) for w in shlex.split(line)]
     alerts = running.server.output().count("ALERT LoginFailed")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "descope_audit_hook", *words[1:]],
-        env={"PATH": "", **environment(running.example, running.db)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_cli(words[1:], env=environment(running.example, running.db), inherit=False, timeout=30)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "200" in done.stdout

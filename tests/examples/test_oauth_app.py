@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 
 from descope_audit_hook import SIGNATURE_HEADER, BearerToken, sign
 from descope_audit_hook.testing import make_delivery, sample_event
+from tests.support.cli import run_cli
 from tests.support.oauth_issuer import CLIENT_ID, CLIENT_SECRET, Issuer
 from tests.support.paths import REPO
 from tests.support.secrets import HMAC_SECRET
@@ -69,16 +68,9 @@ def test_the_readme_send_line_gets_a_token_and_delivers(issuer: Issuer, app: tup
     words = [w.replace("http://127.0.0.1:8000", server.url) for w in words]
     words[words.index("--oauth-token-url") + 1] = issuer.token_url
     words[words.index("--client-id") + 1] = CLIENT_ID
-    env = {"PATH": "", "DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET, "DESCOPE_AUDIT_OAUTH_CLIENT_SECRET": CLIENT_SECRET}
+    env = {"DESCOPE_AUDIT_HMAC_SECRET": HMAC_SECRET, "DESCOPE_AUDIT_OAUTH_CLIENT_SECRET": CLIENT_SECRET}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "descope_audit_hook", *words[1:], "--sample", "login_failed"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli([*words[1:], "--sample", "login_failed"], env=env, inherit=False, timeout=60)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "got a Bearer token" in done.stdout

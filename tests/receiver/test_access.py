@@ -6,28 +6,27 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from descope_audit_hook import ConfigurationError, Verifier
 from descope_audit_hook.receiver import AuditReceiver, PageAccess, make_app
-from descope_audit_hook.testing import make_delivery, sample_events
+from descope_audit_hook.testing import sample_events
 from tests.support.secrets import HMAC_SECRET, OTHER_PAGE_TOKEN, PAGE_TOKEN
-from tests.support.wsgi import Reply, call
+from tests.support.wsgi import Reply, call, post_delivery
 
 PAGE_ROUTES = ["/", "/api/events", "/api/events.csv", "/api/events.jsonl"]
 
 
 def app_with(tmp_path: Path, access: PageAccess | None = None) -> AuditReceiver:
     app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db", access=access)
-    body, headers = make_delivery(sample_events(3), hmac_secret=HMAC_SECRET)
-    assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
+    assert post_delivery(app, sample_events(3)).code == 200
     return app
 
 
-def deliver(app: AuditReceiver, **kwargs: object) -> Reply:
-    body, headers = make_delivery(sample_events(1, seed=9), hmac_secret=HMAC_SECRET)
-    return call(app, "POST", "/descope/audit", body=body, headers=headers, **kwargs)
+def deliver(app: AuditReceiver, **request: Any) -> Reply:
+    return post_delivery(app, sample_events(1, seed=9), **request)
 
 
 # --- Host: the DNS-rebinding defence -------------------------------------------------------

@@ -15,7 +15,7 @@ from descope_audit_hook import BearerToken, ConfigurationError, Verifier
 from descope_audit_hook.receiver import AuditReceiver, EventStore, create_app, make_app
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
 from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
-from tests.support.wsgi import Reply, call
+from tests.support.wsgi import Reply, call, post_delivery
 
 LIMIT = 4096
 
@@ -52,8 +52,7 @@ def app(tmp_path: Path) -> AuditReceiver:
 
 
 def deliver(app: AuditReceiver, events: list[dict[str, Any]]) -> Reply:
-    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
-    return call(app, "POST", "/descope/audit", body=body, headers=headers)
+    return post_delivery(app, events, auth=BearerToken(BEARER_TOKEN))
 
 
 def test_accepts_stores_once_and_counts_duplicates(app: AuditReceiver) -> None:

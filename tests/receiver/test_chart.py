@@ -12,9 +12,9 @@ import pytest
 
 from descope_audit_hook import Verifier
 from descope_audit_hook.receiver import AuditReceiver, make_app
-from descope_audit_hook.testing import make_delivery, sample_event
+from descope_audit_hook.testing import sample_event
 from tests.support.secrets import HMAC_SECRET
-from tests.support.wsgi import call
+from tests.support.wsgi import call, post_delivery
 
 HOUR = 3_600_000
 START = 1_780_948_800_000  # 2026-06-08T20:00:00Z
@@ -22,8 +22,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def store(app: AuditReceiver, events: list[dict[str, Any]]) -> None:
-    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET)
-    assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
+    assert post_delivery(app, events).code == 200
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 from descope_audit_hook import Verifier
 from descope_audit_hook.receiver import AuditReceiver, make_app
 from descope_audit_hook.receiver._export import csv_cell
-from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from descope_audit_hook.testing import sample_event, sample_events
 from tests.support.secrets import HMAC_SECRET
-from tests.support.wsgi import call
+from tests.support.wsgi import call, post_delivery
 
 HOSTILE = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
@@ -26,8 +26,7 @@ HOSTILE = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\t=
 def app(tmp_path: Path) -> AuditReceiver:
     app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db")
     hostile = sample_event("login_failed", loginIds=HOSTILE, geo="=1+1", data={"note": "-1"})
-    body, headers = make_delivery([*sample_events(30, seed=5), hostile], hmac_secret=HMAC_SECRET)
-    assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
+    assert post_delivery(app, [*sample_events(30, seed=5), hostile]).code == 200
     return app
 
 
@@ -81,8 +80,7 @@ def test_head_of_an_export_opens_nothing(app: AuditReceiver) -> None:
 
 def test_an_export_of_100k_events_streams_in_small_chunks(tmp_path: Path) -> None:
     app = make_app(Verifier(HMAC_SECRET), tmp_path / "events.db")
-    body, headers = make_delivery(sample_events(1000), hmac_secret=HMAC_SECRET)
-    assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
+    assert post_delivery(app, sample_events(1000)).code == 200
     _copy_events(tmp_path / "events.db", times=100)  # 1000 real events, copied to 100 000 rows
     assert call(app, path="/api/events").json()["total"] == 100_000
 

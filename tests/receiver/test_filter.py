@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from descope_audit_hook import Verifier
 from descope_audit_hook.receiver import AuditReceiver, EventFilter, PageAccess, make_app
-from descope_audit_hook.testing import make_delivery, sample_event, sample_events
+from descope_audit_hook.testing import sample_event, sample_events
 from tests.support.properties import examples
 from tests.support.secrets import HMAC_SECRET, PAGE_TOKEN
-from tests.support.wsgi import call
+from tests.support.wsgi import call, post_delivery
 
 BEARER = {"Authorization": f"Bearer {PAGE_TOKEN}"}
 LISTINGS = ["/", "/api/events", "/api/events.csv", "/api/events.jsonl"]
@@ -33,8 +33,7 @@ def _app(factory: pytest.TempPathFactory) -> AuditReceiver:
     if "app" not in _APPS:
         app = make_app(Verifier(HMAC_SECRET), factory.mktemp("queries") / "events.db", access=PageAccess([PAGE_TOKEN]))
         hostile = sample_event("login_failed", data={"x": "=cmd|' /C calc'!A0 \u2028 \x00"}, loginIds=["=1+1"])
-        body, headers = make_delivery([*sample_events(20), hostile], hmac_secret=HMAC_SECRET)
-        assert call(app, "POST", "/descope/audit", body=body, headers=headers).code == 200
+        assert post_delivery(app, [*sample_events(20), hostile]).code == 200
         _APPS["app"] = app
     return _APPS["app"]
 

@@ -1,4 +1,4 @@
-"""Deliveries raced by worker threads and processes over a store (test_store_protocol.py, test_races.py)."""
+"""Deliveries raced by worker threads and processes over a store; threads and processes started at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from descope_audit_hook import DedupeStore, Verifier, exactly_once
 from descope_audit_hook.testing import Delivery
 from tests.support.secrets import HMAC_SECRET
 
-__all__ = ["Outcome", "run_concurrently", "spawn_all"]
+__all__ = ["Outcome", "run_concurrently", "run_threads", "spawn_all"]
 
 
 @dataclass
@@ -91,13 +91,18 @@ def run_concurrently(
             with lock:
                 outcome.errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,), name=f"delivery-{i}") for i in range(workers)]
+    run_threads(worker, workers, "delivery")
+    return outcome
+
+
+def run_threads(target: Callable[[int], None], count: int, name: str) -> None:
+    """Run ``target(index)`` in ``count`` threads at once; wait (bounded) until all end; fail if one hung."""
+    threads = [threading.Thread(target=target, args=(i,), name=f"{name}-{i}") for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
-    assert not any(thread.is_alive() for thread in threads), "a delivery thread hung"
-    return outcome
+    assert not any(thread.is_alive() for thread in threads), f"a {name} thread hung"
 
 
 def spawn_all(target: Callable[..., None], args_for: Callable[[int, object], tuple[object, ...]], count: int) -> None:

@@ -41,6 +41,8 @@ from tests.support.paths import REPO
 from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
 from tests.support.servers import Server, gunicorn_env, serve
 
+from ._scenarios import run_threads
+
 pytestmark = pytest.mark.server
 
 LIMIT = 65_536
@@ -183,7 +185,7 @@ def _run(shots: list[Shot], servers: dict[str, Server], seed: int) -> list[Resul
     results: list[Result] = []
     lock = threading.Lock()
 
-    def client() -> None:
+    def client(index: int) -> None:
         while True:
             try:
                 shot, name = work.get_nowait()
@@ -193,12 +195,7 @@ def _run(shots: list[Shot], servers: dict[str, Server], seed: int) -> list[Resul
             with lock:
                 results.append(result)
 
-    threads = [threading.Thread(target=client, name=f"client-{i}") for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads), "a client thread hung"
+    run_threads(client, CLIENTS, "client")
     return results
 
 

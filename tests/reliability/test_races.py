@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 from descope_audit_hook import (
-    ClaimState,
     MemoryDedupeStore,
     SQLiteDedupeStore,
     Verifier,
@@ -26,8 +25,6 @@ from tests.support.stores import FakeClock
 
 from . import _workers
 from ._scenarios import run_concurrently, spawn_all
-
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
 
 
 def test_sqlite_store_instance_per_thread(tmp_path: Path) -> None:

@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from descope_audit_hook import AsyncDedupeStore, ClaimState, ConfigurationError, DedupeStore, exactly_once
+from descope_audit_hook import AsyncDedupeStore, ConfigurationError, DedupeStore, exactly_once
 from descope_audit_hook._dedupe import is_async_store
 from descope_audit_hook.testing import sample_events
 from tests.support.deliveries import batch_of, overlapping_deliveries
+from tests.support.stores import CLAIMED, COMPLETED, IN_PROGRESS
 
 from . import _workers
-from ._scenarios import run_concurrently, spawn_all
+from ._scenarios import run_concurrently, run_threads, spawn_all
 from ._stores import ASYNC_KINDS, KINDS, LEASE, TTL, Kit, SyncFacade, kit_for
 
-CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
 LONG = 120.0  # a lease or ttl that never runs out during a test
 
 
@@ -192,11 +192,7 @@ def test_threads_racing_for_the_same_keys_each_key_is_claimed_once(sync_kit: Kit
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    run_threads(worker, workers, "claimer")
     assert errors == []
     assert won == Counter(dict.fromkeys(keys, 1))
 

@@ -25,13 +25,17 @@ def run_cli(
     stdin: bytes | None = None,
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 60,
+    inherit: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """``descope-audit-hook args`` in a clean environment (plus ``env``); its output decoded."""
+    """``descope-audit-hook args`` in a clean environment (plus ``env``); its output decoded.
+
+    ``inherit=False``: only ``env`` (and ``PATH``, ``HOME``, ``LANG``), as a README's commands would run.
+    """
     result = subprocess.run(
         [*CLI, *args],
         input=stdin,
         capture_output=True,
-        env=clean_env(env),
+        env=clean_env(env, inherit=inherit),
         cwd=cwd,
         timeout=timeout,
         check=False,

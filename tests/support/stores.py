@@ -9,7 +9,20 @@ from typing import Any
 
 from descope_audit_hook import AuditBatch, ClaimState, DedupeStore, MemoryDedupeStore
 
-__all__ = ["AsyncRecordingStore", "BrokenStore", "FakeClock", "RecordingStore", "StoreFactory", "keys_of"]
+__all__ = [
+    "CLAIMED",
+    "COMPLETED",
+    "IN_PROGRESS",
+    "AsyncRecordingStore",
+    "BrokenStore",
+    "FakeClock",
+    "RecordingStore",
+    "StoreFactory",
+    "keys_of",
+]
+
+#: The states a claim finds, by their short names.
+CLAIMED, COMPLETED, IN_PROGRESS = ClaimState.CLAIMED, ClaimState.COMPLETED, ClaimState.IN_PROGRESS
 
 
 class FakeClock:

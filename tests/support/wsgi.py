@@ -1,15 +1,22 @@
-"""Call the receiver's WSGI application directly, with a PEP 3333 environ, as a server would."""
+"""Call the receiver's WSGI application directly, with a PEP 3333 environ, as a server would.
+
+:func:`post_delivery` posts a signed delivery to its webhook path.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from descope_audit_hook import Auth
 from descope_audit_hook.receiver import AuditReceiver
+from descope_audit_hook.testing import make_delivery
 
-__all__ = ["Reply", "call", "environ"]
+from .secrets import HMAC_SECRET
+
+__all__ = ["WEBHOOK", "Reply", "call", "environ", "post_delivery"]
 
 
 class Reply:
@@ -85,3 +92,15 @@ def call(app: AuditReceiver, method: str = "GET", path: str = "/", **kwargs: Any
 
     chunks = app(environ(method, path, **kwargs), start_response)
     return Reply(captured[0][0], captured[0][1], chunks)
+
+
+#: The reference receiver's webhook path (its default).
+WEBHOOK = "/descope/audit"
+
+
+def post_delivery(
+    app: AuditReceiver, events: Sequence[Mapping[str, Any]], *, auth: Auth | None = None, **request: Any
+) -> Reply:
+    """POST ``events`` to the webhook path, signed with HMAC_SECRET (and ``auth``); ``request``: :func:`environ`'s."""
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=auth)
+    return call(app, "POST", WEBHOOK, body=body, headers=headers, **request)
