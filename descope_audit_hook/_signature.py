@@ -130,25 +130,39 @@ def forms_of(
     ``raw`` and ``trimmed`` have been tried, and only if a compact form is allowed. A
     candidate equal to an earlier one is skipped.
     """
-    trimmed = memoryview(body)[: _trimmed_length(body)]
+    size = _trimmed_length(body)
+    # The lengths of the prefixes of the body already tried (raw, trimmed).
+    prefixes: list[int] = []
     if "raw" in allowed:
+        prefixes.append(len(body))
         yield "raw", body, None
-    if "trimmed" in allowed and ("raw" not in allowed or len(trimmed) < len(body)):
-        yield "trimmed", trimmed, None
+    if "trimmed" in allowed and ("raw" not in allowed or size < len(body)):
+        prefixes.append(size)
+        yield "trimmed", memoryview(body)[:size], None
     if "compact" not in allowed and "compact-escaped" not in allowed:
         return
     form = compact_form(body)
     if form is None:
         return
-    tried = [candidate for name, candidate in (("raw", body), ("trimmed", trimmed)) if name in allowed]
     plain = form.text
-    if "compact" in allowed and plain not in tried:
-        tried.append(plain)
+    plain_tried = "compact" in allowed and not _is_prefix_tried(plain, body, prefixes)
+    if plain_tried:
         yield "compact", plain, form
     if "compact-escaped" in allowed:
         escaped = _escaped_within(plain)
-        if escaped is not None and escaped not in tried:
-            yield "compact-escaped", escaped, form
+        if escaped is None or _is_prefix_tried(escaped, body, prefixes) or (plain_tried and escaped == plain):
+            return
+        yield "compact-escaped", escaped, form
+
+
+def _is_prefix_tried(candidate: bytes, body: bytes, prefixes: list[int]) -> bool:
+    """Whether ``candidate`` is one of the body's prefixes of these lengths (an earlier candidate).
+
+    ``startswith`` compares with one memcmp; comparing bytes with a memoryview of the
+    body would compare byte by byte, 50 times slower (1.7 ms a MiB), on a path a forged
+    request reaches.
+    """
+    return len(candidate) in prefixes and body.startswith(candidate)
 
 
 def _trimmed_length(body: bytes) -> int:
