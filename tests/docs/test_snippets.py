@@ -19,7 +19,6 @@ whose environment holds a test value for each ``DESCOPE_AUDIT_*`` variable and e
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.env import clean_env
 from tests.support.oauth_issuer import Issuer
 from tests.support.paths import REPO
 
@@ -51,8 +51,9 @@ def blocks(kind: str) -> list[tuple[str, str, str]]:
 
 
 def _environment() -> dict[str, str]:
-    # The snippets configure themselves; nothing of the caller's DESCOPE_AUDIT_* may help them.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("DESCOPE_AUDIT_", "DJANGO_", "OAUTH_"))}
+    # The snippets configure themselves; nothing of the caller's DESCOPE_AUDIT_* (nor Django's
+    # or the OAuth recipe's variables) may help them.
+    return clean_env(drop=("DJANGO_", "OAUTH_"))
 
 
 def _run_pytest(modules: Mapping[str, str], directory: Path, env: Mapping[str, str]) -> int:
