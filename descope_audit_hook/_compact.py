@@ -245,7 +245,8 @@ _MARKS_ASCII = _Marks(json.dumps(_START)[1:-1], json.dumps(_END)[1:-1])
 
 
 def _by_encoder(body: bytes) -> Compact | None:
-    ascii_only = b"\\" not in body and body.isascii()
+    # Plain ASCII: no escape, no non-ASCII byte, no DEL (the ASCII encoder writes it \\u007f, JSON.stringify as is).
+    ascii_only = b"\\" not in body and b"\x7f" not in body and body.isascii()
     marks = _MARKS_ASCII if ascii_only else _MARKS
     try:
         value = _DECODE(body.decode("utf-8"))

@@ -222,3 +222,22 @@ def test_a_surrogate_pair_in_the_body_is_a_character_not_a_mark() -> None:
     form = compact_form(b'["\\ud800\\udc00", 1.5, "\\ud800\\udc01"]')
     assert form is not None
     assert form.text == '["\U00010000",1.5,"\U00010001"]'.encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"\x7f":null}',  # short: the encoder builds it
+        b'{"a\x7fb": "x"}\n',
+        b"[" + b",".join([b'"abcd\x7fefg"'] * 3000) + b"]\n",  # dense in strings (6 bytes a quote): the encoder
+        b'[ "' + b"long text \x7f " * 400 + b'" ]',  # sparse: the text builder
+    ],
+)
+def test_a_raw_delete_character_stays_raw_as_javascript_writes_it(body: bytes) -> None:
+    # JSON.stringify escapes only the controls below U+0020; DEL (U+007F) is written as is.
+    # The ASCII encoder (ensure_ascii) would write it \u007f: the body is not "plain ASCII" then.
+    expected = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
+    assert b"\x7f" in expected
+    form = compact_form(body)
+    assert form is not None
+    assert form.text == expected
