@@ -87,6 +87,11 @@ def _strings(rng: random.Random, n: int) -> str:
     return _dumps(["".join(rng.choices("abcdefghij klmnop", k=8)) for _ in range(n)])
 
 
+def _strings_one_line(rng: random.Random, n: int) -> str:
+    # As json.dumps writes without indent: ", " between items, & in most of them.
+    return json.dumps(["".join(rng.choices("abcdefgh &", k=8)) for _ in range(n)])
+
+
 def _one_string(rng: random.Random, n: int) -> str:
     return _dumps("x" * (n * 10))
 
@@ -105,6 +110,7 @@ KINDS: dict[str, _Writer] = {
     "deep nesting": _deep,
     "many keys": _many_keys,
     "short strings": _strings,
+    "short strings, one line": _strings_one_line,
     "one long string": _one_string,
 }
 

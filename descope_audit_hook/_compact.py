@@ -3,8 +3,8 @@
 A stranger can send any body with a wrong signature, and the verifier must build this
 string before it can say no; so it is built without walking the document in Python per
 value, at a cost bounded by a small multiple of ``json.loads`` of the same bytes
-(docs/performance.md, ``benchmarks/run.py --only worst``). Two builders, chosen by two
-byte counts, give the same string:
+(docs/performance.md, ``benchmarks/run.py --only worst``). Two builders, chosen by the
+body's count of backslashes, give the same string:
 
 * **by text** (most bodies): the body's own bytes with the whitespace between tokens
   removed, every number JavaScript would write otherwise rewritten, and every escape
@@ -13,9 +13,9 @@ byte counts, give the same string:
   a quarter of the C encoder. The body is not checked to be JSON here: if the signature
   matches, the verifier parses the signed string strictly, and the events are read from
   it, never from the body.
-* **by the C encoder** (bodies dense in short strings or in escapes, where splitting
-  the text costs more than parsing it): ``json.loads``, then the C encoder, each float
-  passed through as its own text (see ``_by_encoder``).
+* **by the C encoder** (bodies dense in escapes, where decoding them one by one costs
+  more than parsing the body): ``json.loads``, then the C encoder, each float passed
+  through as its own text (see ``_by_encoder``).
 
 Deliberate differences from JavaScript (docs/wire-format.md): integers are written
 exactly, as Go and Python write them (JavaScript rounds those beyond 2^53 to a double and
@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from ._js_number import js_float_pattern, js_spelling
 
 __all__ = ["Compact", "compact_form"]
 
-#: No compact form for a body of more than ``_DENSE_FROM`` bytes with more than one ``"``
-#: per ``_DENSEST`` bytes: there both builders cost over 3x json.loads (a batch of audit
-#: events has one per 7 to 11 bytes; a list of one-letter strings, one per 3 or 4).
+#: No compact form for a body of more than ``_DENSE_FROM`` bytes once the part of it
+#: read so far (a whole number of chunks, see ``_chunks``) has more than one ``"`` per
+#: ``_DENSEST`` bytes: there splitting the text costs over 3x json.loads (a batch of
+#: audit events has one per 7 to 11 bytes; a list of one-letter strings, one per 3).
 _DENSEST = 5
 _DENSE_FROM = 16384
-#: The encoder builds the form of a body with more than one ``"`` per this many bytes, or
-#: one backslash per ``_ESCAPE_DENSE``: there, splitting the text costs more than parsing.
-_TOKEN_DENSE = 8
+#: The encoder builds the form of a body with more than one backslash per this many
+#: bytes: there, decoding its escapes one by one costs more than parsing it.
 _ESCAPE_DENSE = 64
 
 
@@ -71,12 +72,8 @@ class Compact:
 
 def compact_form(body: bytes) -> Compact | None:
     """The ``compact`` candidate of ``body``, or ``None`` if the body has none."""
-    size = len(body)
-    quotes = body.count(b'"')
-    if quotes * _DENSEST > size > _DENSE_FROM:
-        return None
     backslashes = body.count(b"\\") if b"\\" in body else 0  # a memchr, then a count only if needed
-    if quotes * _TOKEN_DENSE > size or backslashes * _ESCAPE_DENSE > size:
+    if backslashes * _ESCAPE_DENSE > len(body):
         return _by_encoder(body)
     text = _by_text(body, backslashes)
     return None if text is None else Compact(text, None)
@@ -87,10 +84,18 @@ def compact_form(body: bytes) -> Compact | None:
 # quotes are swapped for NUL and SOH (neither may appear raw in JSON text, so a body that
 # has one has no compact form), every remaining ``"`` delimits a string: the pieces
 # alternate between the text outside strings and their contents. Whitespace goes from the
-# outside pieces only; numbers are found in them by regular expressions; escapes in the
-# contents are decoded and encoded again in bulk. Every step is one C-level pass.
+# outside pieces only; numbers are found in them by the parser and regular expressions;
+# escapes in the contents are decoded and encoded again in bulk. Every step is one C-level
+# pass, over one chunk of about 64 KiB at a time: the pieces of a chunk are freed before
+# the next one is split, so that the allocator reuses their memory instead of asking the
+# kernel for fresh pages for each of a large body's pieces (which costs as much again as
+# the split; measured on the adversarial corpus, docs/performance.md).
 
 _WHITESPACE = b" \t\n\r"
+_CHUNK = 65536
+# The outside text with every byte that ends a number or a literal made a space: its
+# ``split()`` lists the numbers and literals.
+_TOKEN_ENDS = bytes.maketrans(b'[]{},:"', b"       ")
 _ESCAPED_BACKSLASH = re.compile(rb"\\\\")  # re finds it with memchr; bytes.replace does not
 _ESCAPED_QUOTE = re.compile(rb'\\"')
 # A float token in the outside text: where it is, from its first "." "e" or "E" on (a scan
@@ -109,22 +114,68 @@ _HAS_ODD_ESCAPE = re.compile(_ODD_ESCAPE)
 _SPLIT_ODD_ESCAPES = re.compile(b"(" + _ODD_ESCAPE + b")")
 
 
-def _by_text(body: bytes, backslashes: int) -> bytes | None:
+def _by_text(body: bytes, backslashes: int, chunk_size: int = _CHUNK) -> bytes | None:
+    """The compact form of ``body`` from its text, chunk by chunk; ``None`` if it has none."""
     if b"\x00" in body or b"\x01" in body:
         return None
     text = body
     if backslashes:
         text = _ESCAPED_BACKSLASH.sub(b"\x00", text)
         text = _ESCAPED_QUOTE.sub(b"\x01", text)
-    pieces = text.split(b'"')
+    size = len(body)
+    budget = _rewrite_budget(size)
+    written: list[bytes] = []
+    read = quotes = 0
+    for chunk in _chunks(text, chunk_size):
+        read += len(chunk)
+        done = _chunk_by_text(chunk, backslashes, budget)
+        if done is None:
+            return None
+        chunk, budget, delimiters = done
+        quotes += delimiters
+        if quotes * _DENSEST > read and size > _DENSE_FROM:
+            return None
+        written.append(chunk)
+    out = b"".join(written)
+    if backslashes:
+        out = out.replace(b"\x00", b"\\\\").replace(b"\x01", b'\\"')
+    return out
+
+
+def _chunks(text: bytes, chunk_size: int) -> Iterator[bytes]:
+    """``text`` in pieces of about ``chunk_size`` bytes, each cut where no string and no token is open.
+
+    At a line break (a raw one is never inside a JSON string) if one follows soon, else
+    before the next opening quote (the quotes before it counted to tell which is which).
+    A body that is not JSON may be cut elsewhere: its candidate is then not its compact
+    form, and cannot be one that was signed.
+    """
+    size = len(text)
+    start = 0
+    while size - start > chunk_size:
+        end = text.find(b"\n", start + chunk_size, start + 2 * chunk_size)
+        if end < 0:
+            end = text.find(b'"', start + chunk_size)
+            if end >= 0 and text.count(b'"', start, end) % 2:
+                end = text.find(b'"', end + 1)  # that quote closes a string: cut before the next
+            if end < 0:
+                break
+        yield text[start:end]
+        start = end
+    yield text[start:]
+
+
+def _chunk_by_text(chunk: bytes, backslashes: int, budget: int) -> tuple[bytes, int, int] | None:
+    """One chunk's compact text, the rewrite budget left and the chunk's ``"`` count; ``None``: no compact form."""
+    pieces = chunk.split(b'"')
     if not len(pieces) % 2:
         return None  # an unclosed string
     outside = b'"'.join(pieces[0::2]).translate(None, _WHITESPACE)
     if b"." in outside or b"E" in outside or _has_exponent(outside):
-        rewritten = _rewrite_floats(body, outside)
+        rewritten = _rewrite_floats(outside, budget)
         if rewritten is None:
             return None
-        outside = rewritten
+        outside, budget = rewritten
     if b"-" in outside and b"-0" in outside:
         outside = _MINUS_ZERO.sub(b"0", outside)  # JSON.parse("-0") is -0, which JSON.stringify writes 0
     pieces[0::2] = outside.split(b'"')
@@ -135,10 +186,7 @@ def _by_text(body: bytes, backslashes: int) -> bytes | None:
             if decoded is None:
                 return None
             pieces[1::2] = decoded.split(b'"')
-    out = b'"'.join(pieces)
-    if backslashes:
-        out = out.replace(b"\x00", b"\\\\").replace(b"\x01", b'\\"')
-    return out
+    return b'"'.join(pieces), budget, len(pieces) - 1
 
 
 def _has_exponent(outside: bytes) -> bool:
@@ -146,28 +194,29 @@ def _has_exponent(outside: bytes) -> bool:
     return b"e" in outside and outside.count(b"e") != outside.count(b"true") + outside.count(b"false")
 
 
-def _rewrite_floats(body: bytes, outside: bytes) -> bytes | None:
-    """``outside`` with each float JavaScript writes otherwise rewritten; ``None`` past the budget.
+def _rewrite_floats(outside: bytes, budget: int) -> tuple[bytes, int] | None:
+    """``outside`` with each float JavaScript writes otherwise rewritten, and the budget left.
 
-    The parser lists the float tokens (``list.append`` as its float hook: C, no Python
-    frame), one regular expression over them finds those to rewrite, and only those
-    cost Python work. A body that is not JSON has no compact form.
+    ``None`` past the budget. The parser lists the float tokens of the outside text (its
+    numbers and literals as one JSON array; ``list.append`` as its float hook: C, no
+    Python frame), one regular expression over them finds those to rewrite, and only
+    those cost Python work. Text that is not JSON has no compact form.
     """
     floats: list[str] = []
+    tokens = b",".join(outside.translate(_TOKEN_ENDS).split())
     try:
-        json.loads(body.decode("utf-8"), parse_float=floats.append, parse_constant=_reject_constant)
+        json.loads(b"[" + tokens + b"]", parse_float=floats.append, parse_int=bool, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return None
     if not floats:
-        return outside
+        return outside, budget
     lines = "\n".join(floats)
     first = _NOT_JS_FLOAT.search(lines)
     if first is None:
-        return outside
+        return outside, budget
     parts = _FLOAT_TAIL.split(outside)
     if len(parts) != 2 * len(floats) + 1:  # pragma: no cover - the parser and the scan agree on JSON
         return None
-    budget = _rewrite_budget(len(body))
     for match in _NOT_JS_FLOAT.finditer(lines, first.start()):
         if not budget:
             return None
@@ -180,7 +229,7 @@ def _rewrite_floats(body: bytes, outside: bytes) -> bytes | None:
             parts[2 * index + 1] = js_spelling(token).encode()
         except ValueError:
             return None
-    return b"".join(parts)
+    return b"".join(parts), budget
 
 
 def _decode_odd_escapes(inside: bytes) -> bytes | None:

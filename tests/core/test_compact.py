@@ -227,10 +227,10 @@ def test_a_surrogate_pair_in_the_body_is_a_character_not_a_mark() -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"\x7f":null}',  # short: the encoder builds it
+        b'{"\x7f":null}',
         b'{"a\x7fb": "x"}\n',
-        b"[" + b",".join([b'"abcd\x7fefg"'] * 3000) + b"]\n",  # dense in strings (6 bytes a quote): the encoder
-        b'[ "' + b"long text \x7f " * 400 + b'" ]',  # sparse: the text builder
+        b"[" + b",".join([b'"abcd\x7fefg"'] * 3000) + b"]\n",  # dense in strings (6 bytes a quote)
+        b'[ "' + b"long text \x7f " * 400 + b'" ]',
     ],
 )
 def test_a_raw_delete_character_stays_raw_as_javascript_writes_it(body: bytes) -> None:
@@ -239,5 +239,47 @@ def test_a_raw_delete_character_stays_raw_as_javascript_writes_it(body: bytes) -
     expected = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
     assert b"\x7f" in expected
     form = compact_form(body)
+    by_encoder = _by_encoder(body)
     assert form is not None
-    assert form.text == expected
+    assert by_encoder is not None
+    assert form.text == by_encoder.text == expected
+
+
+def test_a_large_body_denser_in_strings_than_any_audit_payload_has_no_compact_form() -> None:
+    # One quote per 2.5 bytes: splitting it would cost over 3x json.loads. A batch of audit
+    # events has one per 7 to 11 bytes; so does the same list under 16 KiB.
+    dense = b"[" + b",\n".join([b'"a"'] * 20_000) + b"]"
+    assert compact_form(dense) is None
+    assert compact_form(dense[:15_000].rpartition(b",")[0] + b"]") is not None
+    sparse = b"[" + b",\n".join([b'"abcdefghij"'] * 20_000) + b"]"
+    assert compact_form(sparse) is not None
+    # Read chunk by chunk: a dense part is refused before the rest of the body is split.
+    assert compact_form(dense + b" " * 200_000) is None
+
+
+@pytest.mark.parametrize("indent", [None, 1])
+def test_a_large_body_is_built_chunk_by_chunk_as_the_encoder_builds_it(indent: int | None) -> None:
+    # Several 64 KiB chunks (cut at line breaks, or before an opening quote on one long
+    # line), with floats to rewrite and escapes to decode in more than one of them.
+    events = [
+        {
+            "action": f"a {index}",
+            "occurred": 1700000000000 + index,
+            "data": {
+                "ratio": 3.0 if index % 1000 == 0 else index / 7 + 0.5,
+                "tiny": 1e-07 if index % 1000 == 1 else 0.00015,
+                "text": "a/b \u00e9 \u2028 <&>" if index % 300 == 0 else f"note {index}, done",
+                "neg": -0.0 if index % 1000 == 2 else -1,
+            },
+        }
+        for index in range(4000)
+    ]
+    body = json.dumps(events, indent=indent, ensure_ascii=True).replace("a/b", "a\\/b").encode()
+    assert len(body) > 4 * 65536
+    expected = _by_encoder(body)
+    assert expected is not None
+    form = compact_form(body)
+    assert form is not None
+    assert form.text == expected.text
+    for respelled in (b"3.0,", b"1e-07", b"\\/"):
+        assert respelled not in form.text

@@ -77,16 +77,21 @@ def test_repeated_keys_by_signed_form() -> None:
     # Raw form: the signer wrote these bytes; the last key wins, as in Go and JavaScript.
     (event,) = verifier.verify(body, {**headers, "x-descope-webhook-s256": sign(body, "k")})
     assert event.action == "Last"
-    # Compact form: what was signed has one "action"; the events and batch.body are the
-    # signed string's, so nobody can read "First" from the batch.
-    compact_signed = b'[{"action":"Last","occurred":1}]'
-    headers_compact = {**headers, "x-descope-webhook-s256": sign(compact_signed, "k")}
-    batch = verifier.verify(body, headers_compact)
-    assert (batch.signed_form, batch.body, batch[0].action) == ("compact", compact_signed, "Last")
+    # Compact form of a pretty-printed body: the candidate keeps the repeat, as the body
+    # has it; the events and batch.body are that signed string's, where "Last" won.
+    pretty = b'[ {"action": "First", "occurred": 1, "action": "Last"} ]\n'
+    headers_compact = {**headers, "x-descope-webhook-s256": sign(body, "k")}
+    batch = verifier.verify(pretty, headers_compact)
+    assert (batch.signed_form, batch.body, batch[0].action) == ("compact", body, "Last")
     assert dict(batch[0].raw) == {"action": "Last", "occurred": 1}
+    # A signature over JSON.stringify's string (the repeat dropped) is another signed
+    # string: refused, never read as "First".
+    deduplicated = {**headers, "x-descope-webhook-s256": sign(b'[{"action":"Last","occurred":1}]', "k")}
+    with pytest.raises(SignatureError):
+        verifier.verify(pretty, deduplicated)
     # The signer's "First" cannot be smuggled in either: that is another signed string.
     with pytest.raises(SignatureError):
-        verifier.verify(b'[{"action":"Last","occurred":1,"action":"First"}]', headers_compact)
+        verifier.verify(b'[ {"action": "Last", "occurred": 1, "action": "First"} ]', headers_compact)
     # No signature at all: refused.
     with pytest.raises(PayloadError) as info:
         Verifier(auth=auth).verify(body, headers)

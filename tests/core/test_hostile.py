@@ -25,6 +25,7 @@ from descope_audit_hook import (
     Verifier,
     sign,
 )
+from descope_audit_hook._compact import compact_form
 from descope_audit_hook._error_codes import BY_CODE
 from tests.support.deliveries import SIG, event
 from tests.support.headers import MultiItems, ReadOnlyHeaders
@@ -72,12 +73,13 @@ def bad_payload(id: str, body: bytes, code: str = "invalid_payload", path: str |
 
 
 def compact_signed(id: str, body: bytes) -> Row:
-    """A body with a repeated key, signed over its compact form (from which the repeat is gone).
+    """A body with a repeated key, signed over its compact form (which keeps the repeat).
 
-    Accepted: the events are read from the signed string, which has each key once.
+    Accepted: the events are read from the signed string, where the last one won.
     """
-    signed_string = json.dumps(json.loads(body), separators=(",", ":")).encode()
-    return Row(id, "bearer", body, {**AUTH, SIG: sign(signed_string, HMAC_SECRET)}, None)
+    form = compact_form(body)
+    assert form is not None
+    return Row(id, "bearer", body, {**AUTH, SIG: sign(form.text, HMAC_SECRET)}, None)
 
 
 DUP = b'[{"action":"A","action":"B","occurred":1}]'
@@ -172,8 +174,8 @@ ROWS: list[Row] = [
     bad_payload("float-overflow", b'[{"action":"A","occurred":1,"data":{"x":1e999}}]', "invalid_json"),
     # A repeated key: refused without a signature; under a signature the events come from
     # the signed string, where the last one won (tests/core/test_duplicate_keys.py).
-    compact_signed("dup-keys-event", b'[{"action":"A","action":"B","occurred":1}]'),
-    compact_signed("dup-keys-data", b'[{"action":"A","occurred":1,"data":{"k":1,"k":2}}]'),
+    compact_signed("dup-keys-event", b'[{"action": "A", "action": "B", "occurred": 1}]\n'),
+    compact_signed("dup-keys-data", b'[ {"action":"A","occurred":1,"data":{"k":1, "k":2}} ]'),
     compact_signed("dup-keys-pretty", b'[ {"action": "A", "occurred": 1, "data": {"k": ":", "k": "::"}} ]'),
     Row("dup-keys-open", "open", b'[{"action":"A","action":"B","occurred":1}]', {}, PayloadError, 400, "invalid_payload", "$[0]"),
     Row("dup-keys-raw-signed", "bearer", DUP, signed(DUP), None),

@@ -208,12 +208,20 @@ def test_integers_are_written_exactly(integer: int) -> None:
 
 
 @settings(max_examples=examples(500))
-@given(payload=json_values, indent=st.sampled_from([None, 0, 1]), ascii_only=st.booleans(), slash=st.booleans())
+@given(
+    payload=json_values,
+    indent=st.sampled_from([None, 0, 1]),
+    ascii_only=st.booleans(),
+    slash=st.booleans(),
+    chunk_size=st.integers(min_value=1, max_value=64),
+)
 def test_the_two_builders_write_the_same_compact_form(
-    payload: Any, indent: int | None, ascii_only: bool, slash: bool
+    payload: Any, indent: int | None, ascii_only: bool, slash: bool, chunk_size: int
 ) -> None:
-    # compact_form picks the text builder or the encoder by byte counts alone; on any JSON
-    # body (without a repeated key) both must give the same string, or both none.
+    # compact_form picks the text builder or the encoder by its count of backslashes; on
+    # any JSON body (without a repeated key) both must give the same string, or both none,
+    # however the text builder cuts the body into chunks (at line breaks, or before an
+    # opening quote where there is none).
     try:
         body = json.dumps(payload, ensure_ascii=ascii_only, indent=indent).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from st.text(): both refuse it (tested elsewhere)
@@ -223,6 +231,7 @@ def test_the_two_builders_write_the_same_compact_form(
     by_encoder = _by_encoder(body)
     by_text = _by_text(body, body.count(b"\\"))
     assert by_text == (None if by_encoder is None else by_encoder.text)
+    assert _by_text(body, body.count(b"\\"), chunk_size) == by_text
     if by_encoder is not None and by_encoder.value is not None:
         assert _typed(by_encoder.value) == _typed(json.loads(by_encoder.text))
 
