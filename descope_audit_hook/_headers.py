@@ -43,12 +43,15 @@ def collect(headers: HeadersLike, wanted: frozenset[str]) -> dict[str, list[str]
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise AuthenticationError("request headers could not be read", code="malformed_headers")
-            name = _text(pair[0])
+            name, value = pair
+            if type(name) is not str:
+                name = _text(name)
             # ASCII-only lower-casing: str.lower() maps the Kelvin sign to "k", which would
             # let "x-descope-webhoo\u212a-s256" pose as the signature header.
-            name = name.lower() if name.isascii() else name
-            if name in wanted:
-                found.setdefault(name, []).append(_text(pair[1]).strip(_OWS))
+            if name.isascii() and (name := name.lower()) in wanted:
+                if type(value) is not str:
+                    value = _text(value)
+                found.setdefault(name, []).append(value.strip(_OWS))
     except AuthenticationError:
         raise
     except Exception as exc:  # a broken mapping must not become a 500

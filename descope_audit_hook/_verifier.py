@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, Union
@@ -35,8 +35,9 @@ logger = logging.getLogger("descope_audit_hook")
 # A library does not decide where logs go (logging HOWTO); the application configures handlers.
 logger.addHandler(logging.NullHandler())
 
-#: What the checks yield halfway: the Bearer token the validator still has to check, or None.
-_Steps = Generator[Union[str, None], Union[Claims, None], AuditBatch]
+#: What the checks before the token validator found: the body, the signed form (``None``
+#: without an HMAC secret), the signed bytes and their parsed value when already at hand.
+_Checked = tuple[bytes, Union[SignedForm, None], bytes, Any]
 
 
 def log_rejection(exc: VerificationError) -> VerificationError:
@@ -163,10 +164,9 @@ class Verifier:
         one needs :meth:`verify_async`.
         """
         try:
-            steps = self._steps(body, headers)
-            token = next(steps)
+            token, checked = self._checked(body, headers)
             claims = None if token is None or self._bearer is None else self._bearer.validate(token)
-            return _finish(steps, claims)
+            return self._batch(checked, claims)
         except VerificationError as exc:
             self._reject(exc)
             raise
@@ -180,25 +180,22 @@ class Verifier:
         else is the same CPU work as :meth:`verify`, on the loop.
         """
         try:
-            steps = self._steps(body, headers)
-            token = next(steps)
+            token, checked = self._checked(body, headers)
             claims = None
             if token is not None and self._bearer is not None:
                 claims = await self._bearer.validate_async(token, run_sync or asyncio.to_thread)
-            return _finish(steps, claims)
+            return self._batch(checked, claims)
         except VerificationError as exc:
             self._reject(exc)
             raise
 
     _reject = staticmethod(log_rejection)
 
-    def _steps(self, body: bytes, headers: HeadersLike) -> _Steps:
-        """Every check, as a generator that stops once, after the signature, for the token validator.
+    # Every check, in two halves around the token validator, which :meth:`verify` and
+    # :meth:`verify_async` call their own way: one sequence of checks for both.
 
-        It yields the Bearer token that still needs the validator (``None`` if none does),
-        receives the validator's claims and returns the batch: one sequence of checks for
-        :meth:`verify` and :meth:`verify_async`, which call the validator their own way.
-        """
+    def _checked(self, body: bytes, headers: HeadersLike) -> tuple[str | None, _Checked]:
+        """The checks before the token validator: the Bearer token it must check (or ``None``), and what they found."""
         if type(body) is not bytes:
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise TypeError("verify() takes the request body as bytes")
@@ -213,16 +210,17 @@ class Verifier:
             self._auth.check(found)
         if self._required:
             self._required.check(found)
-        form: SignedForm | None = None
-        signed = body
-        value: Any = None
-        if self._secrets:
-            form, signed, value = self._check_signature(body, found)
-        # The validator last of all the credential checks, before the body is parsed: it may
-        # do network I/O (a JWKS fetch, an introspection call) and be rate-limited upstream,
-        # so a stranger must first get past every check that costs us a bounded amount of
-        # CPU (the static headers, the signature). See docs/security.md.
-        claims = yield token
+        if not self._secrets:
+            return token, (body, None, body, None)
+        # The validator comes after every credential check, before the body is parsed: it
+        # may do network I/O (a JWKS fetch, an introspection call) and be rate-limited
+        # upstream, so a stranger must first get past every check that costs us a bounded
+        # amount of CPU (the static headers, the signature). See docs/security.md.
+        return token, (body, *self._check_signature(body, found))
+
+    def _batch(self, checked: _Checked, claims: Claims | None) -> AuditBatch:
+        """The checks after the token validator: the payload, read from what was signed."""
+        body, form, signed, value = checked
         if form is None:
             # No signature: nothing proves the bytes, so the full strict parse (duplicate keys too).
             value = parse_json(body)
@@ -250,16 +248,6 @@ class Verifier:
             raise SignatureError("signature does not match", code="invalid_signature")
         form, signed, compact = found_form
         return form, signed, None if compact is None else compact.value
-
-
-def _finish(steps: _Steps, claims: Claims | None) -> AuditBatch:
-    """Resume the checks after the validator; the generator returns the batch."""
-    try:
-        steps.send(claims)
-    except StopIteration as done:
-        batch: AuditBatch = done.value
-        return batch
-    raise RuntimeError("the verification steps yielded twice")  # pragma: no cover - _steps yields once
 
 
 def _bad_length() -> PayloadError:

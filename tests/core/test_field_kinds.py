@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from descope_audit_hook import PayloadError, Severity
@@ -63,7 +63,8 @@ def _read(kind: Kind, value: Any) -> tuple[bool, Any]:
 @given(value=st.one_of(_json_values, _lists_of_strings))
 def test_the_checks_of_a_kind_agree(name: str, value: Any) -> None:
     kind = KINDS[name]
-    assume(name != "Whole" or type(value) is dict)  # raw: the event object, an object by then
+    if name == "Whole" and type(value) is not dict:
+        value = {"k": value}  # raw: the event object, an object by then (not assume(): too few would pass)
     finish = _finish(kind)
     readable, checked = _read(kind, value)
     if kind.check_columns([[value]]):

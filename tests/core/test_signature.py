@@ -208,3 +208,13 @@ def test_decode_signature() -> None:
     assert decode_signature(good.rstrip("=")) == raw
     for bad in ["", good[:-2], good + "=", base64.urlsafe_b64encode(b"\xff" * 32).decode(), raw.hex(), "é" * 44]:
         assert decode_signature(bad) is None
+
+
+@pytest.mark.parametrize("last", list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"))
+def test_only_the_canonical_base64_of_32_bytes_is_a_signature(last: str) -> None:
+    # The 43rd character carries the last 4 bits and 2 unused ones: 4 spellings decode to
+    # the same bytes; only the one with the unused bits zero is base64 of those bytes.
+    value = base64.b64encode(bytes(range(32))).decode()[:42] + last + "="
+    canonical = base64.b64encode(base64.b64decode(value)).decode() == value
+    assert (decode_signature(value) is not None) == canonical
+    assert (decode_signature(value[:43]) is not None) == canonical
