@@ -15,7 +15,7 @@ body's count of backslashes, give the same string:
   it, never from the body.
 * **by the C encoder** (bodies dense in escapes, where decoding them one by one costs
   more than parsing the body): ``json.loads``, then the C encoder, each float passed
-  through as its own text (see ``_by_encoder``).
+  through as its own text (``_compact_encoder``).
 
 Deliberate differences from JavaScript (docs/wire-format.md): integers are written
 exactly, as Go and Python write them (JavaScript rounds those beyond 2^53 to a double and
@@ -30,8 +30,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any
 
+from ._compact_encoder import ENCODE, by_encoder, reject_constant
 from ._js_number import js_float_pattern, js_spelling
 
 __all__ = ["Compact", "compact_form"]
@@ -205,7 +206,7 @@ def _rewrite_floats(outside: bytes, budget: int) -> tuple[bytes, int] | None:
     floats: list[str] = []
     tokens = b",".join(outside.translate(_TOKEN_ENDS).split())
     try:
-        json.loads(b"[" + tokens + b"]", parse_float=floats.append, parse_int=bool, parse_constant=_reject_constant)
+        json.loads(b"[" + tokens + b"]", parse_float=floats.append, parse_int=bool, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         return None
     if not floats:
@@ -243,7 +244,7 @@ def _decode_odd_escapes(inside: bytes) -> bytes | None:
     escapes = parts[1::2]
     try:
         decoded = json.loads(b'["' + b'","'.join(escapes) + b'"]')
-        written = _ENCODE(decoded).encode("utf-8")  # a lone surrogate fails here
+        written = ENCODE(decoded).encode("utf-8")  # a lone surrogate fails here
     except (ValueError, UnicodeEncodeError):
         return None
     items = _ESCAPED_QUOTE.sub(b"\x01", _ESCAPED_BACKSLASH.sub(b"\x00", written))[2:-2].split(b'","')
@@ -253,74 +254,6 @@ def _decode_odd_escapes(inside: bytes) -> bytes | None:
     return b"".join(parts)
 
 
-# --- by the C encoder -----------------------------------------------------------------------
-# json.loads, then the C encoder. A float must not go through the encoder (Python's repr
-# differs from JavaScript's, and formatting a double costs up to four times parsing it),
-# so the parser hands each float token to ``str.__mod__`` (C, no Python frame) and gets
-# it back *marked*: as a string between two pairs of surrogates that no parsed body can
-# hold (json.loads joins an escaped high surrogate and the low one after it into one
-# character). The encoder writes it as "<mark>1.5<mark>", and two str.replace calls
-# remove the quotes and marks; a regular expression finds the floats to rewrite.
-
-_START = "\ud800\udc00"
-_END = "\ud800\udc01"
-_MARKED = (_START + "%s" + _END).__mod__
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(name)  # NaN, Infinity, -Infinity
-
-
-class _Marks:
-    """The marks around a float as one encoder writes them, and the floats to rewrite."""
-
-    def __init__(self, start: str, end: str) -> None:
-        self.start = '"' + start
-        self.end = end + '"'
-        ahead = js_float_pattern(re.escape(end))
-        self.to_rewrite = re.compile(re.escape(self.start) + "(?!" + ahead + '")([^"]*)' + re.escape(self.end))
-
-
-# Built once (json.loads and json.dumps with options build them on every call). The
-# encoders write as JSON.stringify does: compact; a parsed value has no cycle to look
-# for, and no float (each is a marked string). The ASCII encoder is a tenth faster and
-# writes the same for a body with neither a backslash nor a non-ASCII byte (then every
-# string is ASCII); it writes the marks as escapes.
-_DECODE = json.JSONDecoder(parse_float=_MARKED, parse_constant=_reject_constant).decode
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-_MARKS = _Marks(_START, _END)
-_MARKS_ASCII = _Marks(json.dumps(_START)[1:-1], json.dumps(_END)[1:-1])
-
-
 def _by_encoder(body: bytes) -> Compact | None:
-    # Plain ASCII: no escape, no non-ASCII byte, no DEL (the ASCII encoder writes it \\u007f, JSON.stringify as is).
-    ascii_only = b"\\" not in body and b"\x7f" not in body and body.isascii()
-    marks = _MARKS_ASCII if ascii_only else _MARKS
-    try:
-        value = _DECODE(body.decode("utf-8"))
-        out = (_ENCODE_ASCII if ascii_only else _ENCODE)(value)
-    except (ValueError, RecursionError):
-        # Not UTF-8 or not JSON, NaN, integers beyond Python's digit limit, nesting beyond
-        # the recursion limit.
-        return None
-    if marks.start in out:
-        value = None  # a float: the verifier parses the signed string for the events
-        pieces: list[str] = []
-        end = 0
-        budget = _rewrite_budget(len(body))
-        for match in marks.to_rewrite.finditer(out):
-            if not budget:
-                return None
-            budget -= 1
-            try:
-                pieces += (out[end : match.start()], js_spelling(match[1]))
-            except ValueError:
-                return None
-            end = match.end()
-        pieces.append(out[end:])
-        out = "".join(pieces).replace(marks.start, "").replace(marks.end, "")
-    try:
-        return Compact(out.encode("utf-8"), value)
-    except UnicodeEncodeError:
-        return None  # a lone surrogate escape in the body: not strict JSON, no compact form
+    built = by_encoder(body, _rewrite_budget(len(body)))
+    return None if built is None else Compact(*built)
