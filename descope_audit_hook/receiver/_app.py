@@ -1,4 +1,10 @@
-"""The reference receiver as a WSGI application: verify, store once, show, chart, export."""
+"""The reference receiver as a WSGI application: verify, store once, show, chart, export.
+
+A delivery is stored as every adapter handles one: through the library's claim
+(``_claim.Claim``) on a :class:`SQLiteDedupeStore` in the same database file, so that the
+receiver answers like the adapters (2xx once every event is stored, 503 with
+``Retry-After`` while another request holds some of them) and shows how to use them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,22 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
-from descope_audit_hook._errors import AuthenticationError, ConfigurationError, MethodNotAllowed, VerificationError
+from descope_audit_hook._batch import AuditBatch
+from descope_audit_hook._claim import Claim
+from descope_audit_hook._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MethodNotAllowed,
+    RetryLater,
+    VerificationError,
+)
 from descope_audit_hook._request import WebhookRequest, error_body, require_sync
 from descope_audit_hook._settings import setting, settings_of
 from descope_audit_hook._settings_loader import read, variables
+from descope_audit_hook._sqlite_store import SQLiteDedupeStore
 from descope_audit_hook._verifier import Verifier
 
 from ._access import PageAccess
@@ -62,7 +78,8 @@ class AuditReceiver:
 
     One receiver can serve several connectors (several paths), all stored in one database
     and shown on one page. ``access`` decides who sees the page (default: loopback clients,
-    ``Host`` names of loopback only).
+    ``Host`` names of loopback only). The claims on events being stored live in the same
+    database (table ``descope_audit_claims``).
     """
 
     def __init__(self, hooks: Mapping[str, Verifier], store: EventStore, access: PageAccess | None = None) -> None:
@@ -76,6 +93,7 @@ class AuditReceiver:
                 )
         self.hooks = dict(hooks)
         self.store = store
+        self.claims = SQLiteDedupeStore(store.path)
         self.access = access if access is not None else PageAccess()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -183,14 +201,21 @@ class AuditReceiver:
     def _receive(self, incoming: WebhookRequest, environ: Environ) -> Response:
         read_body(environ, incoming)
         batch = incoming.finish(request_headers(environ))
-        stored, duplicates = self.store.add(batch)
-        payload = {
-            "received": len(batch),
-            "stored": stored,
-            "duplicates": duplicates,
-            "signed_form": batch.signed_form,
-        }
+        answer = Claim(batch, self.claims).run(partial(self._stored, len(batch)), _status)
+        if isinstance(answer, RetryLater):
+            raise answer
+        return answer
+
+    def _stored(self, received: int, fresh: AuditBatch) -> Response:
+        """Store the events this request claimed; the events table's unique fingerprint is the last guard."""
+        stored, known = self.store.add(fresh)
+        duplicates = fresh.duplicates + known
+        payload = {"received": received, "stored": stored, "duplicates": duplicates, "signed_form": fresh.signed_form}
         return json_response(200, payload, f"stored={stored} duplicates={duplicates}")
+
+
+def _status(response: Response) -> int:
+    return response.status
 
 
 def make_app(

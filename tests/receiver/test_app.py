@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from descope_audit_hook import BearerToken, ConfigurationError, Verifier
+from descope_audit_hook import BearerToken, ClaimState, ConfigurationError, Verifier
 from descope_audit_hook.receiver import AuditReceiver, EventStore, create_app, make_app
 from descope_audit_hook.testing import make_delivery, sample_event, sample_events
 from tests.support.secrets import BEARER_TOKEN, HMAC_SECRET
-from tests.support.wsgi import Reply, call, post_delivery
+from tests.support.wsgi import WEBHOOK, Reply, call, post_delivery
 
 LIMIT = 4096
 
@@ -62,6 +62,26 @@ def test_accepts_stores_once_and_counts_duplicates(app: AuditReceiver) -> None:
     overlapping = deliver(app, [*events[1:], sample_event("login_failed")])
     assert overlapping.json() == {"received": 3, "stored": 1, "duplicates": 2, "signed_form": "raw"}
     assert call(app, path="/api/events").json()["total"] == 4
+
+
+def test_events_another_request_holds_are_stored_but_not_acknowledged(app: AuditReceiver) -> None:
+    # The receiver stores through the library's claim, as the adapters handle: while another
+    # request holds an event of the delivery (it may crash before storing it), the others
+    # are stored and the answer is 503 with Retry-After; once that request lets go, the
+    # redelivery stores what is left and is acknowledged.
+    events = sample_events(3)
+    body, headers = make_delivery(events, hmac_secret=HMAC_SECRET, auth=BearerToken(BEARER_TOKEN))
+    held = app.hooks[WEBHOOK].verify(body, headers)[0].fingerprint
+    assert app.claims.claim([held], "another-request") == [ClaimState.CLAIMED]
+    busy = deliver(app, events)
+    assert busy.code == 503
+    assert busy.json()["error"] == "events_in_progress"
+    assert 1 <= int(busy.headers["retry-after"]) <= 60
+    assert call(app, path="/api/events").json()["total"] == 2
+    app.claims.release([held], "another-request")
+    again = deliver(app, events)
+    assert (again.code, again.json()) == (200, {"received": 3, "stored": 1, "duplicates": 2, "signed_form": "raw"})
+    assert call(app, path="/api/events").json()["total"] == 3
 
 
 def test_declared_oversize_body_is_refused_before_reading(app: AuditReceiver) -> None:
