@@ -33,7 +33,8 @@ logger = logging.getLogger("descope_audit_hook")
 
 T = TypeVar("T")
 #: How async code runs a sync store's call off its event loop: ``await offload(call)``
-#: (``asyncio.to_thread``, ``anyio.to_thread.run_sync``, asgiref's ``sync_to_async``).
+#: (``asyncio.to_thread``, ``anyio.to_thread.run_sync``; asgiref's ``sync_to_async``
+#: takes the call and returns the awaitable function: ``lambda call: sync_to_async(call)()``).
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
 #: A context manager that protects a store call from cancellation (anyio's shielded
 #: ``CancelScope``), so that a claim, completion or release is never left half-done.
@@ -58,7 +59,8 @@ class Claim:
     def __init__(self, batch: AuditBatch, store: AnyStore | None) -> None:
         self.batch = batch
         self.store = store
-        self.owner = new_owner()
+        #: This request's owner token, made when a store is first asked (empty until then).
+        self.owner = ""
         #: The keys this request claimed (set by :meth:`take`), emptied once they are settled.
         self.claimed: list[str] = []
 
@@ -67,9 +69,14 @@ class Claim:
 
     # --- pure steps: the store's answer in, the batch out -----------------------------------------
 
-    def _taken(self, keys: list[str], answer: object) -> AuditBatch:
+    def _keys(self) -> tuple[list[str], list[str]]:
+        """Each event's fingerprint and the distinct ones; the owner token for the claim that follows."""
+        self.owner = new_owner()
+        return batch_keys(self.batch)
+
+    def _taken(self, fingerprints: list[str], keys: list[str], answer: object) -> AuditBatch:
         states = checked_states(self.store, keys, answer)
-        fresh, self.claimed = split_batch(self.batch, keys, states)
+        fresh, self.claimed = split_batch(self.batch, fingerprints, keys, states)
         return fresh
 
     def _settled(self) -> list[str]:
@@ -110,12 +117,12 @@ class Claim:
         if self.store is None:
             return self.batch
         store = self._sync_store()
-        keys = batch_keys(self.batch)
+        fingerprints, keys = self._keys()
         if not keys:
-            return self._taken(keys, [])
+            return self._taken(fingerprints, keys, [])
         answer = store.claim(keys, self.owner)
         try:
-            return self._taken(keys, answer)
+            return self._taken(fingerprints, keys, answer)
         except TypeError:
             _logged(store.release, "release", keys, self.owner)  # only this owner's records go: safe for every key
             raise
@@ -154,10 +161,10 @@ class Claim:
             return self.unavailable()
         try:
             result = handler(fresh)
+            status = status_of(result)  # an answer the framework cannot read releases too
         except BaseException:
             self.release()
             raise
-        status = status_of(result)
         self.settle(status)
         return (self.verdict(fresh) or result) if succeeded(status) else result
 
@@ -167,18 +174,25 @@ class Claim:
         method = getattr(self.store, name)
         if is_async_store(self.store):
             return await method(keys, self.owner)
-        return await (offload or _to_thread)(functools.partial(method, keys, self.owner))
+        return await _to_the_end((offload or asyncio.to_thread)(functools.partial(method, keys, self.owner)))
 
     async def take_async(self, offload: Offload | None = None) -> AuditBatch:
         """:meth:`take` for an event loop; ``offload`` runs a sync store's call (default ``asyncio.to_thread``)."""
         if self.store is None:
             return self.batch
-        keys = batch_keys(self.batch)
+        fingerprints, keys = self._keys()
         if not keys:
-            return self._taken(keys, [])
-        answer = await self._call("claim", keys, offload)
+            return self._taken(fingerprints, keys, [])
         try:
-            return self._taken(keys, answer)
+            answer = await self._call("claim", keys, offload)
+        except asyncio.CancelledError:
+            # A sync store's claim ran to its end (_to_the_end), an async one's may have
+            # reached its server; nobody will handle the events: this owner's records go
+            # at once rather than when their lease expires.
+            await _logged_async(self._call("release", keys, offload), "release", keys)
+            raise
+        try:
+            return self._taken(fingerprints, keys, answer)
         except TypeError:
             await _logged_async(self._call("release", keys, offload), "release", keys)
             raise
@@ -220,19 +234,35 @@ class Claim:
                 return self.unavailable()
         try:
             result = await handler(fresh)
+            status = status_of(result)  # an answer the framework cannot read releases too
         except BaseException:
             # Cancellation included: the claims are released before it goes on.
             with shield():
                 await self.release_async(offload)
             raise
-        status = status_of(result)
         with shield():
             await self.settle_async(status, offload)
         return (self.verdict(fresh) or result) if succeeded(status) else result
 
 
-async def _to_thread(call: Callable[[], T]) -> T:
-    return await asyncio.to_thread(call)
+async def _to_the_end(call: Awaitable[T]) -> T:
+    """``await call`` (a sync store's call in a thread); under asyncio, a cancellation waits for its end.
+
+    No cancellation stops the thread (``asyncio.to_thread``, asgiref): without this, a
+    claim could be taken, or a release left undone, after the request gave up (a client
+    that went away), and the events held until their lease expires. Under another event
+    loop the caller's ``shield`` protects the call (Starlette passes anyio's).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return await call
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
 
 
 def _logged(method: Callable[[list[str], str], None], name: str, keys: list[str], owner: str) -> None:

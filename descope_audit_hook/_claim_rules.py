@@ -24,23 +24,30 @@ __all__ = ["AnyStore", "batch_keys", "check_store", "checked_states", "retry_aft
 AnyStore = Union[DedupeStore, AsyncDedupeStore]
 
 
-def batch_keys(batch: AuditBatch) -> list[str]:
-    """The distinct fingerprints of ``batch``'s events, in order of first appearance."""
-    return list(dict.fromkeys(event.fingerprint for event in batch.events))
+def batch_keys(batch: AuditBatch) -> tuple[list[str], list[str]]:
+    """Each event's fingerprint (computed once: a hash of the event), and the distinct ones in order."""
+    fingerprints = [event.fingerprint for event in batch.events]
+    return fingerprints, list(dict.fromkeys(fingerprints))
 
 
 def checked_states(store: object, keys: Sequence[str], states: object) -> list[ClaimState]:
     """``states`` if it is one :class:`ClaimState` per key; a :class:`TypeError` otherwise."""
-    if not isinstance(states, list) or len(states) != len(keys):
-        count = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
-        raise TypeError(f"{type(store).__name__}.claim returned {count} results for {len(keys)} keys")
+    if not isinstance(states, list):
+        raise TypeError(f"{type(store).__name__}.claim must return a list, not {type(states).__name__}")
+    if len(states) != len(keys):
+        raise TypeError(f"{type(store).__name__}.claim returned {len(states)} results for {len(keys)} keys")
     if not all(isinstance(state, ClaimState) for state in states):
         raise TypeError(f"{type(store).__name__}.claim must return ClaimState values")
     return states
 
 
-def split_batch(batch: AuditBatch, keys: Sequence[str], states: Sequence[ClaimState]) -> tuple[AuditBatch, list[str]]:
+def split_batch(
+    batch: AuditBatch, fingerprints: Sequence[str], keys: Sequence[str], states: Sequence[ClaimState]
+) -> tuple[AuditBatch, list[str]]:
     """The batch holding only the claimed events (counts set), and the claimed keys.
+
+    ``fingerprints``: each event's, in order (:func:`batch_keys`); ``keys``: the distinct
+    ones the store answered ``states`` for.
 
     ``duplicates`` grows by the events completed earlier and the repeats inside the
     batch; ``in_progress`` by the distinct events another request holds.
@@ -49,8 +56,7 @@ def split_batch(batch: AuditBatch, keys: Sequence[str], states: Sequence[ClaimSt
     seen: set[str] = set()
     events = []
     in_progress = 0
-    for event in batch.events:
-        key = event.fingerprint
+    for event, key in zip(batch.events, fingerprints, strict=True):
         if key in seen:
             continue
         seen.add(key)

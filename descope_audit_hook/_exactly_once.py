@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from ._batch import AuditBatch
 from ._claim import Claim, Offload, Shield
 from ._claim_rules import AnyStore
-from ._dedupe import DedupeStore, is_async_store
+from ._dedupe import DedupeStore
 from ._errors import RetryLater
 
 __all__ = ["claimed_async", "exactly_once", "exactly_once_async"]
@@ -40,9 +40,7 @@ def exactly_once(batch: AuditBatch, store: DedupeStore | None) -> Iterator[Audit
             for event in new:
                 save(event)
     """
-    if is_async_store(store):
-        raise TypeError(f"{type(store).__name__} is an async store; exactly_once takes a sync DedupeStore")
-    claim = Claim(batch, store)
+    claim = Claim(batch, store)  # an async store: a TypeError from take(), before the body
     fresh = claim.take()
     try:
         yield fresh

@@ -92,8 +92,8 @@ def _error(exc: VerificationError) -> Response:
     return Response(body, status=status, headers=headers)
 
 
-def _status(response: Any) -> int:
-    return response.status_code if isinstance(response, Response) else 200
+def _status(response: Response) -> int:
+    return response.status_code
 
 
 def audit_webhook(
@@ -127,7 +127,7 @@ def audit_webhook(
                 g.descope_audit = fresh
                 result = call(fresh, *args, **kwargs)
                 # Made a Response here (Flask would do it next anyway) so that its status can be seen.
-                return current_app.make_response(result) if dedupe is not None else result
+                return current_app.make_response(result)
 
             answer = Claim(batch, dedupe).run(handle, _status)
             return _error(answer) if isinstance(answer, RetryLater) else cast("ResponseReturnValue", answer)

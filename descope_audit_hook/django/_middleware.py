@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -12,8 +13,9 @@ from django.utils.module_loading import import_string
 
 from descope_audit_hook._batch import AuditBatch
 from descope_audit_hook._claim import Claim
-from descope_audit_hook._dedupe import DedupeStore, is_async_store
-from descope_audit_hook._errors import VerificationError
+from descope_audit_hook._claim_rules import check_store
+from descope_audit_hook._dedupe import DedupeStore
+from descope_audit_hook._errors import ConfigurationError, VerificationError
 from descope_audit_hook._request import require_sync
 
 from ._convert import answer, error, received, status
@@ -52,9 +54,10 @@ class AuditWebhookMiddleware:
         dedupe = conf.get("DEDUPE")
         if isinstance(dedupe, str):
             dedupe = import_string(dedupe)
-        if (dedupe is not None and not isinstance(dedupe, DedupeStore)) or is_async_store(dedupe):
-            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"] must be a sync DedupeStore or its import path')
-        self.dedupe: DedupeStore | None = dedupe
+        try:
+            self.dedupe = cast("DedupeStore | None", check_store(dedupe, allow_async=False))
+        except ConfigurationError as exc:
+            raise ImproperlyConfigured(f'settings.{SETTING}["DEDUPE"]: {exc} (or its import path)') from None
         self._login_required = _LOGIN_REQUIRED in settings.MIDDLEWARE
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:

@@ -8,6 +8,8 @@ in test_exactly_once.py, the behaviour of every store in tests/reliability/test_
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Sequence
 
 import pytest
 
@@ -15,6 +17,7 @@ from descope_audit_hook import (
     AuditBatch,
     ClaimState,
     ConfigurationError,
+    MemoryDedupeStore,
     exactly_once,
 )
 from descope_audit_hook._claim import Claim
@@ -62,6 +65,66 @@ def test_run_releases_when_the_handler_raises() -> None:
     with pytest.raises(RuntimeError, match="handler failed"):
         Claim(batch, store).run(handler, lambda answer: answer)
     assert store.calls == ["claim", "release"]
+
+
+def test_an_answer_the_framework_cannot_read_releases_the_claims() -> None:
+    # A Django view returning None: reading its status raises; the claims must not stay held.
+    store = MemoryDedupeStore()
+    batch = batch_of(sample_events(2))
+
+    def status_of(answer: object) -> int:
+        return int(answer.status_code)  # type: ignore[attr-defined]
+
+    with pytest.raises(AttributeError):
+        Claim(batch, store).run(lambda fresh: None, status_of)
+    assert store.claim(keys_of(batch), "next") == [CLAIMED] * 2
+
+    async def view(fresh: AuditBatch) -> None:
+        return None
+
+    other = batch_of(sample_events(2, seed=9))
+    with pytest.raises(AttributeError):
+        asyncio.run(Claim(other, store).run_async(view, status_of))
+    assert store.claim(keys_of(other), "next") == [CLAIMED] * 2
+
+
+def test_a_store_that_does_not_answer_a_list_is_named() -> None:
+    class Tuples(MemoryDedupeStore):
+        def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+            return tuple(super().claim(keys, owner))  # type: ignore[return-value]
+
+    store = Tuples()
+    batch = batch_of(sample_events(2))
+    with pytest.raises(TypeError, match="must return a list, not tuple"):
+        Claim(batch, store).take()
+    assert MemoryDedupeStore.claim(store, keys_of(batch), "next") == [CLAIMED] * 2  # released
+
+
+def test_a_cancelled_claim_in_a_thread_leaves_nothing_held() -> None:
+    # A client that goes away while a sync store's claim runs in a worker thread (Django's
+    # async views, exactly_once_async): the thread finishes the claim, then it is released.
+    started, go_on = threading.Event(), threading.Event()
+
+    class Slow(MemoryDedupeStore):
+        def claim(self, keys: Sequence[str], owner: str) -> list[ClaimState]:
+            started.set()
+            go_on.wait(5)
+            return super().claim(keys, owner)
+
+    store = Slow()
+    batch = batch_of(sample_events(3))
+
+    async def cancelled() -> None:
+        task = asyncio.ensure_future(Claim(batch, store).take_async())
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled())
+    assert MemoryDedupeStore.claim(store, keys_of(batch), "next") == [CLAIMED] * 3
 
 
 def test_without_a_store_the_batch_passes_through_untouched() -> None:
