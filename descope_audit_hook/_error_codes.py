@@ -68,7 +68,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("invalid_json", 400, "PayloadError", VERIFIER,
               "not JSON, `NaN`/`Infinity`, number out of range or too long, nesting too deep"),
     ErrorCode("invalid_payload", 400, "PayloadError", VERIFIER,
-              "valid JSON but not an audit payload: duplicate keys (unless signed over the raw bytes, see "
+              "valid JSON but not an audit payload: duplicate keys (without an HMAC signature, see "
               "security.md), top-level scalar, missing/invalid `action` or `occurred`, wrong type in a known field"),
     ErrorCode("stale_event", 400, "PayloadError", VERIFIER,
               "`occurred` older than `max_event_age` (only when set)"),

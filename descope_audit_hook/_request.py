@@ -97,9 +97,8 @@ class WebhookRequest:
     def __init__(self, verifier: Verifier, method: str, content_length: str | int | None) -> None:
         if method != "POST":
             raise log_rejection(MethodNotAllowed())
-        verifier.check_content_length(content_length)  # 400 or 413, logged
+        self._declared = verifier.check_content_length(content_length)  # 400 or 413, logged
         self.verifier = verifier
-        self._declared = None if content_length is None or content_length == "" else int(content_length)
         self._chunks: list[bytes] = []
         self._size = 0
 

@@ -30,7 +30,12 @@ def check_secret(value: object, what: str) -> bytes:
         raise ConfigurationError(f"{what} must be a str, got {type(value).__name__}")
     if not value.strip():
         raise ConfigurationError(f"{what} must not be empty or whitespace")
-    return value.encode("utf-8")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (os.environ's spelling of a byte that is not UTF-8); the error's
+        # message and object would quote the secret.
+        raise ConfigurationError(f"{what} must be valid UTF-8 text") from None
 
 
 def check_header_secret(value: object, what: str) -> bytes:

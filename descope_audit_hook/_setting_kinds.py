@@ -123,9 +123,9 @@ class ImportPath(Kind):
     takes = "a callable or its import path"
 
     def text(self, text: str, name: str) -> object | None:
-        if not split_list(text):
-            return None
         path = text.strip()
+        if not path:
+            return None
         if not _IMPORT_PATH.fullmatch(path) or ("." not in path and ":" not in path):
             raise ConfigurationError(f"{name} must be an import path like mypackage.auth:validate")
         module_name, _, attribute = path.partition(":") if ":" in path else path.rpartition(".")

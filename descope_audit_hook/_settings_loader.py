@@ -66,8 +66,10 @@ class Found:
     names: dict[str, str]
 
     def __repr__(self) -> str:
-        secret = {s.name for s in SETTINGS if s.secret}
-        shown = (f"{k}=<hidden>" if k in secret else f"{k}={v!r}" for k, v in self.values.items())
+        # Credentials and what goes with them (a user name, static header values, a validator
+        # whose own repr could hold a secret) are named, never shown.
+        hidden = {s.name for s in SETTINGS if s.secret or s.auth is not None} | {"HEADERS"}
+        shown = (f"{k}=<hidden>" if k in hidden or callable(v) else f"{k}={v!r}" for k, v in self.values.items())
         return f"Found({', '.join(shown)})"
 
 

@@ -35,9 +35,9 @@ logger = logging.getLogger("descope_audit_hook")
 # A library does not decide where logs go (logging HOWTO); the application configures handlers.
 logger.addHandler(logging.NullHandler())
 
-#: What the checks before the token validator found: the body, the signed form (``None``
-#: without an HMAC secret), the signed bytes and their parsed value when already at hand.
-_Checked = tuple[bytes, Union[SignedForm, None], bytes, Any]
+#: What the checks before the token validator found: the signed form (``None`` without an
+#: HMAC secret), the signed bytes (the body without one) and their parsed value when at hand.
+_Checked = tuple[Union[SignedForm, None], bytes, Any]
 
 
 def log_rejection(exc: VerificationError) -> VerificationError:
@@ -87,7 +87,7 @@ class Verifier:
         if auth is not None and not isinstance(auth, Auth):
             raise ConfigurationError("auth must be BearerToken, ApiKey, BasicAuth or None")
         self._auth = auth
-        # A Bearer check with a validator runs in two steps (see _steps); any other auth in one.
+        # A Bearer check with a validator runs in two steps (_checked, then _batch); any other auth in one.
         self._bearer = auth if isinstance(auth, BearerToken) and auth.validator is not None else None
         self._required = RequiredHeaders(required_headers or {})
         if type(max_body_bytes) is not int or max_body_bytes <= 0:
@@ -137,14 +137,16 @@ class Verifier:
     def auth(self) -> Auth | None:
         return self._auth
 
-    def check_content_length(self, value: str | int | None) -> None:
-        """Refuse a declared ``Content-Length`` above the limit before the body is read.
+    def check_content_length(self, value: str | bytes | int | None) -> int | None:
+        """The declared ``Content-Length`` (``None`` if absent), refused above the limit before the body is read.
 
-        Adapters call this first; the body is still checked once read, because the
-        header can lie or be absent (chunked requests).
+        ``WebhookRequest`` calls this first; the body is still checked once read, because
+        the header can lie or be absent (chunked requests).
         """
-        if value is None or value == "":
-            return
+        if value is None or value == "" or value == b"":
+            return None
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("latin-1")  # header octets, as WSGI gives them
         try:
             # RFC 9110: 1*DIGIT. int() alone would also take "+5", "5_0" and non-ASCII digits.
             if isinstance(value, str) and not (value.strip(" \t").isascii() and value.strip(" \t").isdigit()):
@@ -156,6 +158,7 @@ class Verifier:
             raise self._reject(_bad_length())
         if length > self.max_body_bytes:
             raise self._reject(PayloadTooLarge(f"body larger than {self.max_body_bytes} bytes"))
+        return length
 
     def verify(self, body: bytes, headers: HeadersLike) -> AuditBatch:
         """Verify one delivery and return its typed events, or raise a :class:`VerificationError`.
@@ -211,19 +214,20 @@ class Verifier:
         if self._required:
             self._required.check(found)
         if not self._secrets:
-            return token, (body, None, body, None)
+            return token, (None, body, None)
         # The validator comes after every credential check, before the body is parsed: it
         # may do network I/O (a JWKS fetch, an introspection call) and be rate-limited
         # upstream, so a stranger must first get past every check that costs us a bounded
         # amount of CPU (the static headers, the signature). See docs/security.md.
-        return token, (body, *self._check_signature(body, found))
+        return token, self._check_signature(body, found)
 
     def _batch(self, checked: _Checked, claims: Claims | None) -> AuditBatch:
         """The checks after the token validator: the payload, read from what was signed."""
-        body, form, signed, value = checked
+        form, signed, value = checked
         if form is None:
-            # No signature: nothing proves the bytes, so the full strict parse (duplicate keys too).
-            value = parse_json(body)
+            # No signature: nothing proves the bytes (``signed`` is the body as received), so
+            # the full strict parse (duplicate keys too).
+            value = parse_json(signed)
         elif value is None:
             # The signature covers ``signed`` (the body, the trimmed body or a compact form):
             # the events are read from it, so they mean exactly what was signed. A repeated

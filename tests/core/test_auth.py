@@ -14,6 +14,7 @@ from descope_audit_hook import (
     BearerToken,
     ConfigurationError,
     Verifier,
+    sign,
 )
 from descope_audit_hook._auth import RequiredHeaders
 from tests.support.deliveries import body_of, event
@@ -251,3 +252,22 @@ def test_connector_headers() -> None:
     assert ApiKey("X-Api-Key", "v1", "v2").connector_headers() == {"x-api-key": "v1"}
     assert BasicAuth("u", "p").connector_headers() == {"Authorization": "Basic dTpw"}
     assert RequiredHeaders({"X-Env": "prod"}).connector_headers() == {"x-env": "prod"}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda secret: Verifier(secret),
+        lambda secret: BearerToken(secret),
+        lambda secret: ApiKey("x-api-key", secret),
+        lambda secret: BasicAuth("user", secret),
+        lambda secret: sign(b"[]", secret),
+    ],
+)
+def test_a_secret_that_is_not_utf8_text_is_a_configuration_error_that_does_not_quote_it(make: Any) -> None:
+    # os.environ spells a byte that is not UTF-8 as a lone surrogate.
+    with pytest.raises(ConfigurationError) as info:
+        make("ab\udcffSECRET")
+    assert "SECRET" not in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__

@@ -280,3 +280,23 @@ def test_two_authentication_types_are_refused_naming_the_settings_found() -> Non
 def test_the_values_read_are_never_shown_by_a_repr() -> None:
     found = read([variables({P + "HMAC_SECRET": "s-VALUE", P + "MAX_BODY_BYTES": "100"})], SETTINGS, str)
     assert repr(found) == "Found(HMAC_SECRET=<hidden>, MAX_BODY_BYTES=100)"
+
+
+def test_credentials_and_what_goes_with_them_are_not_shown_by_a_repr() -> None:
+    class Validator:
+        def __call__(self, token: str) -> dict[str, str]:
+            return {"sub": "x"}
+
+        def __repr__(self) -> str:
+            return "Validator(client_secret='s-VALUE')"
+
+    environ = {
+        P + "BASIC_USERNAME": "u-VALUE",
+        P + "BASIC_PASSWORD": "p-VALUE",
+        P + "HEADERS": '{"x-env": "h-VALUE"}',
+        P + "BEARER_VALIDATOR": Validator(),
+    }
+    shown = repr(read([variables(environ)], SETTINGS, str))  # type: ignore[arg-type]
+    assert "VALUE" not in shown
+    assert "BASIC_USERNAME=<hidden>" in shown
+    assert "HEADERS=<hidden>" in shown

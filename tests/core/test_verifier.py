@@ -192,6 +192,10 @@ def test_size_limit_is_inclusive() -> None:
         ("abc", "invalid_content_length"),
         ("1.5", "invalid_content_length"),
         ("10, 10", "invalid_content_length"),
+        (b"200", None),
+        (b"+5", "invalid_content_length"),
+        (b"5_0", "invalid_content_length"),
+        (b"201", "payload_too_large"),
     ],
 )
 def test_check_content_length(value: Any, outcome: str | None) -> None:
