@@ -26,9 +26,11 @@ _PATH = re.compile(
 _PRIVATE = re.compile(r"`(_[a-z][a-z_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)`")
 
 
-@pytest.mark.parametrize("module", ["descope_audit_hook", "descope_audit_hook.testing", "flask", "django", "starlette"])
+@pytest.mark.parametrize(
+    "module", ["descope_audit_hook", "descope_audit_hook.testing", "flask", "django", "starlette", "receiver"]
+)
 def test_every_public_name_is_documented(module: str) -> None:
-    """Every name of the package's ``__all__``, ``testing``'s and each adapter's is in docs/api.md."""
+    """Every name of the package's ``__all__``, ``testing``'s, each adapter's and the receiver's is in docs/api.md."""
     imported = importlib.import_module(
         module if module.startswith("descope_audit_hook") else f"descope_audit_hook.{module}"
     )
