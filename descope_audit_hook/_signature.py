@@ -25,7 +25,7 @@ from typing import Literal
 
 from ._compact import Compact, compact_form
 from ._errors import ConfigurationError
-from ._secrets import check_secret
+from ._secrets import any_equal, check_secret
 
 __all__ = [
     "FORMS",
@@ -201,10 +201,7 @@ def find_signed(
 
 
 def _any_equal(digests: list[bytes], expected: bytes) -> bool:
-    matched = False
-    for digest in digests:  # every one, so that the time does not tell which secret matched
-        matched |= hmac.compare_digest(digest, expected)
-    return matched
+    return any_equal(digests, (expected,))  # every secret's digest, whichever matched
 
 
 def _raw_and_trimmed(body: bytes, secrets: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
