@@ -10,7 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from descope_audit_hook._errors import VerificationError
-from descope_audit_hook._request import WebhookRequest, incomplete_body
+from descope_audit_hook._request import WebhookRequest, reading_body
 from descope_audit_hook._request import error_response as error_answer
 
 __all__ = [
@@ -126,14 +126,13 @@ def request_headers(environ: Environ) -> list[tuple[str, str]]:
 @contextmanager
 def _reading() -> Iterator[None]:
     """A read of ``wsgi.input`` that times out (the server's request deadline) is a 408; any
-    other failure to read (the client went away) a 400.
+    other failure to read (:func:`reading_body`) a 400.
     """
     try:
-        yield
+        with reading_body(keep=(TimeoutError,)):
+            yield
     except TimeoutError:
         raise RequestTimeout("the request was not received in time") from None
-    except OSError:
-        raise incomplete_body() from None
 
 
 def read_body(environ: Environ, incoming: WebhookRequest) -> None:
