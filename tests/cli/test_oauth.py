@@ -227,6 +227,8 @@ GRANT = ["--oauth-token-url", "http://127.0.0.1:9/token", "--client-id", "x", "-
         ([*GRANT, "--bearer-token", "t"], "choose one authentication type"),
         ([*GRANT, "--token-header", "authorization: Basic eA=="], "cannot set authorization"),
         ([*GRANT, "--token-header", "Content-Type: application/json"], "cannot set Content-Type"),
+        ([*GRANT, "--token-header", "content-LENGTH: 0"], "cannot set content-LENGTH"),
+        ([*GRANT, "--token-header", "Transfer-Encoding: chunked"], "cannot set Transfer-Encoding"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
