@@ -155,7 +155,7 @@ def _send(args: argparse.Namespace) -> int:
     response = request(
         args.url, body, sent_headers, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout
     )
-    print(f"HTTP {response.status} {response.reason}")
+    print(f"HTTP {response.status} {safe_text(response.reason)}")
     text = safe_text(response.text())
     if text:
         print(text.rstrip("\n"))
@@ -197,6 +197,9 @@ def load_payload(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]]
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{label} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError):
+        # json.loads' own limits: a number of more than 4300 digits, arrays nested thousands deep.
+        raise UsageError(f"{label} is JSON too deeply nested or with a number too long to read") from None
     if isinstance(payload, dict):
         return payload
     if isinstance(payload, list) and all(isinstance(item, dict) for item in payload):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import ssl
+import threading
 import urllib.request
 from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler
@@ -48,6 +50,17 @@ def test_send_a_file_that_is_not_json_is_bad_usage(tmp_path: Path) -> None:
     result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
     assert result.returncode == 2
     assert f"{path} is not JSON" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "1" * 5000, "[" + "9" * 5000 + "]"])
+def test_send_a_json_file_beyond_the_parsers_limits_is_bad_usage(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "events.json"
+    path.write_text(text)
+    result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
+    assert result.returncode == 2
+    message = f"{path} is JSON too deeply nested or with a number too long to read"
+    assert result.stderr == f"descope-audit-hook: error: {message}\n"
     assert result.stdout == ""
 
 
@@ -194,6 +207,33 @@ def test_send_sends_each_header_once_whatever_the_case_of_its_name(capsys: pytes
     assert seen[0]["HTTP_USER_AGENT"] == "agent-x"
     assert seen[0]["HTTP_AUTHORIZATION"] == "Bearer other"
     assert seen[0]["CONTENT_TYPE"] == "application/json; charset=utf-8"
+
+
+class _HostileReason(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200, "O\x1b[2JK\x9b")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_the_reason_phrase_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileReason)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert main(["send", f"http://127.0.0.1:{server.server_address[1]}/", "--count", "1"]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    out = capsys.readouterr().out
+    assert "HTTP 200 O\\x1b[2JK\\x9b\n" in out
+    assert "\x1b" not in out
+    assert "\x9b" not in out
 
 
 def test_sender_helpers() -> None:
