@@ -34,7 +34,6 @@ class Response:
     status: int
     reason: str
     body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -145,7 +144,7 @@ def request(
             connection.request(method, target, body=body, headers=sent)
         answer = connection.getresponse()
         data = answer.read(_MAX_RESPONSE)
-        return Response(answer.status, answer.reason, data, tuple(answer.getheaders()))
+        return Response(answer.status, answer.reason, data)
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or "certificate verify failed"
         raise SendError(

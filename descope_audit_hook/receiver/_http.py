@@ -88,15 +88,14 @@ def status_line(code: int) -> str:
         return f"{code} Unknown"
 
 
-def json_response(
-    code: int, payload: Mapping[str, Any], note: str = "", extra: Iterable[tuple[str, str]] = ()
-) -> Response:
+def json_response(code: int, payload: Mapping[str, Any], note: str = "") -> Response:
     body = json.dumps(payload, ensure_ascii=True).encode("ascii")
-    return Response(code, [("Content-Type", "application/json"), *extra, *SECURITY_HEADERS], body, note)
+    return Response(code, [("Content-Type", "application/json"), *SECURITY_HEADERS], body, note)
 
 
 def html_response(code: int, page: str, cookies: Iterable[str] = ()) -> Response:
-    # "backslashreplace": a lone surrogate from a JSON escape in the data cannot break the page.
+    # The core refuses unpaired surrogates (a 400), so stored data holds none; "backslashreplace"
+    # only keeps a mistake elsewhere from turning the page into a 500.
     body = page.encode("utf-8", "backslashreplace")
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", CSP), *SECURITY_HEADERS]
     return Response(code, headers, body, cookies=list(cookies))

@@ -13,7 +13,6 @@ Writing the response has its own per-write timeout (``request_timeout`` again).
 from __future__ import annotations
 
 import io
-import json
 import logging
 import socket
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from descope_audit_hook._errors import ConfigurationError
+from descope_audit_hook._request import error_body
 
 from ._app import AuditReceiver
 from ._http import log_text
@@ -39,7 +39,7 @@ _CHUNK = 65_536
 
 
 def _plain_answer(status: str, code: str, message: str, extra: str = "") -> bytes:
-    body = json.dumps({"error": code, "message": message}).encode("ascii")
+    body = error_body(code, message)
     head = (
         f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         f"{extra}Connection: close\r\n\r\n"

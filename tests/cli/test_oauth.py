@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -349,6 +351,26 @@ def test_the_demos_token_endpoint_follows_the_grant() -> None:
             authority.validate("never-issued")
     finally:
         authority.server.server_close()
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"-1", b"65537", b"1e3"])  # "\xb2" is "²" in latin-1
+def test_the_demos_token_endpoint_answers_a_bad_content_length_with_400(length: bytes) -> None:
+    from descope_audit_hook.cli._authority import AuthorizationServer
+
+    authority = AuthorizationServer()
+    thread = threading.Thread(target=authority.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = authority.server.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + length + b"\r\n\r\n")
+            answer = sock.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.0 400 "), answer[:100]
+        assert answer.endswith(b'{"error": "invalid_request"}')
+    finally:
+        authority.server.shutdown()
+        authority.server.server_close()
+        thread.join(timeout=10)
 
 
 class _AnyInt:
