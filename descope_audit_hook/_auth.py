@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
@@ -20,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from . import _token_validator as validators
 from ._errors import AuthenticationError, ConfigurationError
 from ._headers import header_bytes, single
-from ._secrets import check_header_name, check_header_secret, check_secret
+from ._secrets import any_equal, check_header_name, check_header_secret, check_secret
 from ._token_validator import Claims, RunSync, TokenValidator
 
 __all__ = ["ApiKey", "Auth", "BasicAuth", "BearerToken", "RequiredHeaders"]
@@ -33,12 +32,7 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def _any_equal(received: str, expected: tuple[bytes, ...]) -> bool:
-    matched = False
-    for candidate in header_bytes(received):
-        for value in expected:
-            # No short-circuit: every configured value is compared every time.
-            matched |= hmac.compare_digest(candidate, value)
-    return matched
+    return any_equal(header_bytes(received), expected)
 
 
 @runtime_checkable
@@ -230,10 +224,7 @@ class BasicAuth:
             raise _challenge("malformed_credentials", "Basic") from None
         if b":" not in decoded:  # RFC 7617: user-id ":" password
             raise _challenge("malformed_credentials", "Basic")
-        matched = False
-        for expected in self._pairs:
-            matched |= hmac.compare_digest(decoded, expected)
-        if not matched:
+        if not any_equal((decoded,), self._pairs):
             raise _challenge("invalid_credentials", "Basic")
 
     def connector_headers(self) -> dict[str, str]:

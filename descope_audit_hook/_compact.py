@@ -146,19 +146,22 @@ def _by_text(body: bytes, backslashes: int, chunk_size: int = _CHUNK) -> bytes |
 def _chunks(text: bytes, chunk_size: int) -> Iterator[bytes]:
     """``text`` in pieces of about ``chunk_size`` bytes, each cut where no string and no token is open.
 
-    At a line break (a raw one is never inside a JSON string) if one follows soon, else
-    before the next opening quote (the quotes before it counted to tell which is which).
-    A body that is not JSON may be cut elsewhere: its candidate is then not its compact
-    form, and cannot be one that was signed.
+    At a line break (a raw one is never inside a JSON string) if one follows soon; else
+    before a comma outside strings (a body on one line: an even count of quotes before
+    it), or before the next opening quote. A body that is not JSON may be cut elsewhere:
+    its candidate is then not its compact form, and cannot be one that was signed.
     """
     size = len(text)
     start = 0
     while size - start > chunk_size:
-        end = text.find(b"\n", start + chunk_size, start + 2 * chunk_size)
+        window = (start + chunk_size, start + 2 * chunk_size)
+        end = text.find(b"\n", *window)
         if end < 0:
-            end = text.find(b'"', start + chunk_size)
-            if end >= 0 and text.count(b'"', start, end) % 2:
-                end = text.find(b'"', end + 1)  # that quote closes a string: cut before the next
+            end = text.find(b",", *window)
+            if end < 0 or text.count(b'"', start, end) % 2:
+                end = text.find(b'"', window[0])
+                if end >= 0 and text.count(b'"', start, end) % 2:
+                    end = text.find(b'"', end + 1)  # that quote closes a string: cut before the next
             if end < 0:
                 break
         yield text[start:end]
@@ -218,11 +221,13 @@ def _rewrite_floats(outside: bytes, budget: int) -> tuple[bytes, int] | None:
     parts = _FLOAT_TAIL.split(outside)
     if len(parts) != 2 * len(floats) + 1:  # pragma: no cover - the parser and the scan agree on JSON
         return None
+    index, counted = 0, 0  # the float at ``counted`` in ``lines`` is floats[index]
     for match in _NOT_JS_FLOAT.finditer(lines, first.start()):
         if not budget:
             return None
         budget -= 1
-        index = lines.count("\n", 0, match.start())
+        index += lines.count("\n", counted, match.start())
+        counted = match.start()
         token = floats[index]
         head, tail = parts[2 * index], parts[2 * index + 1]
         try:

@@ -39,15 +39,11 @@ class _Marks:
 
 
 # Built once (json.loads and json.dumps with options build them on every call). The
-# encoders write as JSON.stringify does: compact; a parsed value has no cycle to look
-# for, and no float (each is a marked string). The ASCII encoder is a tenth faster and
-# writes the same for a body with neither a backslash nor a non-ASCII byte (then every
-# string is ASCII); it writes the marks as escapes.
+# encoder writes as JSON.stringify does: compact, non-ASCII as itself; a parsed value has
+# no cycle to look for, and no float (each is a marked string).
 _DECODE = json.JSONDecoder(parse_float=_MARKED, parse_constant=reject_constant).decode
 ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _MARKS = _Marks(_START, _END)
-_MARKS_ASCII = _Marks(json.dumps(_START)[1:-1], json.dumps(_END)[1:-1])
 
 
 def by_encoder(body: bytes, budget: int) -> tuple[bytes, Any] | None:
@@ -55,21 +51,18 @@ def by_encoder(body: bytes, budget: int) -> tuple[bytes, Any] | None:
 
     At most ``budget`` floats spelled otherwise than JavaScript writes them are rewritten.
     """
-    # Plain ASCII: no escape, no non-ASCII byte, no DEL (the ASCII encoder writes it \\u007f, JSON.stringify as is).
-    ascii_only = b"\\" not in body and b"\x7f" not in body and body.isascii()
-    marks = _MARKS_ASCII if ascii_only else _MARKS
     try:
         value = _DECODE(body.decode("utf-8"))
-        out = (_ENCODE_ASCII if ascii_only else ENCODE)(value)
+        out = ENCODE(value)
     except (ValueError, RecursionError):
         # Not UTF-8 or not JSON, NaN, integers beyond Python's digit limit, nesting beyond
         # the recursion limit.
         return None
-    if marks.start in out:
+    if _MARKS.start in out:
         value = None  # a float: the verifier parses the signed string for the events
         pieces: list[str] = []
         end = 0
-        for match in marks.to_rewrite.finditer(out):
+        for match in _MARKS.to_rewrite.finditer(out):
             if not budget:
                 return None
             budget -= 1
@@ -79,7 +72,7 @@ def by_encoder(body: bytes, budget: int) -> tuple[bytes, Any] | None:
                 return None
             end = match.end()
         pieces.append(out[end:])
-        out = "".join(pieces).replace(marks.start, "").replace(marks.end, "")
+        out = "".join(pieces).replace(_MARKS.start, "").replace(_MARKS.end, "")
     try:
         return out.encode("utf-8"), value
     except UnicodeEncodeError:

@@ -91,8 +91,16 @@ class PayloadError(VerificationError):
     default_code = "invalid_payload"
 
     def __init__(self, message: str, *, path: str | None = "$", code: str | None = None) -> None:
+        if path is not None and len(path) > _LONGEST_PATH:
+            # A path as deep as the body is nested: its two ends say where, the answer and the
+            # log line stay short.
+            half = _LONGEST_PATH // 2
+            path = f"{path[:half]}…{path[-half:]}"
         super().__init__(message if path is None else f"{message} at {path}", code=code)
         self.path = path
+
+
+_LONGEST_PATH = 200
 
 
 class PayloadTooLarge(VerificationError):

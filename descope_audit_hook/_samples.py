@@ -152,7 +152,7 @@ def _compact(payload: Any) -> bytes:
 
 def _js_number(value: float) -> str:
     # Number.prototype.toString of a double (ECMA-262 6.1.6.1.20), written from the spec
-    # with Decimal, independently of _compact.js_number.
+    # with Decimal, independently of _js_number.js_number.
     if value != value or value in (float("inf"), float("-inf")):
         return "null"
     if value == 0:

@@ -5,12 +5,13 @@ Every message names *what* was wrong, never the value.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Sequence
 from typing import Union
 
 from ._errors import ConfigurationError
 
-__all__ = ["SecretArg", "check_header_name", "check_header_secret", "check_secret", "hmac_secrets"]
+__all__ = ["SecretArg", "any_equal", "check_header_name", "check_header_secret", "check_secret", "hmac_secrets"]
 
 #: What ``Verifier(hmac_secret=...)`` takes: one secret, or several (newest first) to rotate.
 SecretArg = Union[str, bytes, Sequence[Union[str, bytes]]]
@@ -71,3 +72,15 @@ def hmac_secrets(value: SecretArg | None) -> tuple[bytes, ...]:
     if not secrets:
         raise ConfigurationError("hmac_secret is an empty sequence; pass None for no signature")
     return secrets
+
+
+def any_equal(received: Iterable[bytes], expected: Sequence[bytes]) -> bool:
+    """Whether a received value equals a configured one: every pair compared in constant time.
+
+    No short-circuit: the time says neither whether nor which value matched.
+    """
+    matched = False
+    for candidate in received:
+        for value in expected:
+            matched |= hmac.compare_digest(candidate, value)
+    return matched

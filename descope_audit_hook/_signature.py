@@ -25,7 +25,7 @@ from typing import Literal
 
 from ._compact import Compact, compact_form
 from ._errors import ConfigurationError
-from ._secrets import check_secret
+from ._secrets import any_equal, check_secret
 
 __all__ = [
     "FORMS",
@@ -88,12 +88,7 @@ def decode_signature(value: str) -> bytes | None:
 
 def compact_escaped(compact_bytes: bytes) -> bytes:
     """Go's ``json.Marshal`` escaping applied to compact JSON (it only touches string contents)."""
-    for plain, escaped in _GO_ESCAPES:
-        # U+2028/U+2029 start with 0xE2: a memchr skips their slower 3-byte searches.
-        if plain[0] == 0xE2 and 0xE2 not in compact_bytes:
-            continue
-        compact_bytes = compact_bytes.replace(plain, escaped)
-    return compact_bytes
+    return _go_escaped(compact_bytes, None)  # type: ignore[return-value]  # no limit: never None
 
 
 def _escaped_within(compact_bytes: bytes) -> bytes | None:
@@ -102,31 +97,36 @@ def _escaped_within(compact_bytes: bytes) -> bytes | None:
     Each ``<`` ``>`` ``&`` grows by 5 bytes, U+2028 and U+2029 by 3: a body made of them
     would make the escaped candidate six times as long as the body, and hashing it six
     times as costly (docs/performance.md). No audit payload is that dense in them; a body
-    that is has no ``compact-escaped`` form. The length is checked after each pass, so
-    that building it stops early too.
+    that is has no ``compact-escaped`` form.
     """
-    limit = 256 + len(compact_bytes) * 9 // 8
+    return _go_escaped(compact_bytes, 256 + len(compact_bytes) * 9 // 8)
+
+
+def _go_escaped(compact_bytes: bytes, limit: int | None) -> bytes | None:
+    # One pass per character; the length is checked after each, so that building stops early.
     for plain, escaped in _GO_ESCAPES:
+        # U+2028/U+2029 start with 0xE2: a memchr skips their slower 3-byte searches.
         if plain[0] == 0xE2 and 0xE2 not in compact_bytes:
             continue
         compact_bytes = compact_bytes.replace(plain, escaped)
-        if len(compact_bytes) > limit:
+        if limit is not None and len(compact_bytes) > limit:
             return None
     return compact_bytes
 
 
 def forms_of(
-    body: bytes, allowed: Sequence[SignedForm] = FORMS
+    body: bytes, allowed: Sequence[SignedForm] = FORMS, tried: Sequence[int] = ()
 ) -> Iterator[tuple[SignedForm, bytes | memoryview, Compact | None]]:
     """Yield each distinct candidate signed string, cheapest first, with its compact form if it is one.
 
     The trimmed body is a view of the body (no copy). The compact form is built only once
     ``raw`` and ``trimmed`` have been tried, and only if a compact form is allowed. A
-    candidate equal to an earlier one is skipped.
+    candidate equal to an earlier one is skipped; ``tried``: the lengths of the body's
+    prefixes the caller has already tried.
     """
     size = _trimmed_length(body)
     # The lengths of the prefixes of the body already tried (raw, trimmed).
-    prefixes: list[int] = []
+    prefixes: list[int] = list(tried)
     if "raw" in allowed:
         prefixes.append(len(body))
         yield "raw", body, None
@@ -181,11 +181,15 @@ def find_signed(
         # The common case, without the generator: a delivery signed over the bytes it carries.
         if _any_equal([hmac_digest(secret, body) for secret in secrets], expected):
             return "raw", body, None
-        # Without trailing whitespace the trimmed body is the raw one: neither is left to try.
+        # Without trailing whitespace the trimmed body is the raw one: neither is left to try,
+        # and a compact candidate equal to the body is not hashed again.
         allowed = tuple(form for form in allowed if form not in ("raw", "trimmed"))
+        tried: tuple[int, ...] = (len(body),)
+    else:
+        tried = ()
     trimmed_digests: list[bytes] = []
-    for form, candidate, compact in forms_of(body, allowed):
-        if form == "raw" and "trimmed" in allowed and body[-1:] in _TRAILING_WS:
+    for form, candidate, compact in forms_of(body, allowed, tried):
+        if form == "raw" and "trimmed" in allowed:  # here the body ends with whitespace
             digests, trimmed_digests = _raw_and_trimmed(body, secrets)
         elif form == "trimmed" and trimmed_digests:
             digests = trimmed_digests
@@ -197,10 +201,7 @@ def find_signed(
 
 
 def _any_equal(digests: list[bytes], expected: bytes) -> bool:
-    matched = False
-    for digest in digests:  # every one, so that the time does not tell which secret matched
-        matched |= hmac.compare_digest(digest, expected)
-    return matched
+    return any_equal(digests, (expected,))  # every secret's digest, whichever matched
 
 
 def _raw_and_trimmed(body: bytes, secrets: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
 from descope_audit_hook import PayloadError, SignatureError, SignedForm, Verifier, sign
-from descope_audit_hook._compact import _by_encoder, _rewrite_budget, compact_form
+from descope_audit_hook._compact import _CHUNK, _by_encoder, _chunks, _rewrite_budget, compact_form
 from descope_audit_hook._json import parse_json
 from descope_audit_hook._signature import FORMS, compact_escaped, forms_of
 from descope_audit_hook.testing import sample_events, signed_string
@@ -283,3 +284,20 @@ def test_a_large_body_is_built_chunk_by_chunk_as_the_encoder_builds_it(indent: i
     assert form.text == expected.text
     for respelled in (b"3.0,", b"1e-07", b"\\/"):
         assert respelled not in form.text
+
+
+def test_a_large_body_on_one_line_is_built_chunk_by_chunk_too() -> None:
+    # No line break and no quote: the chunks are cut before commas. In one piece, a list of
+    # floats with one to rewrite held 33 times the body (a string per float, split twice).
+    items = [f"{index}.{index % 997 + 1}5" for index in range(120_000)]
+    body = ("[" + ",".join([*items, "1.0"]) + "]").encode()
+    assert len(list(_chunks(body, _CHUNK))) > 10
+    tracemalloc.start()
+    try:
+        form = compact_form(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert form is not None
+    assert form.text == body.replace(b",1.0]", b",1]")
+    assert peak < 8 * len(body)

@@ -120,3 +120,16 @@ def test_deep_nesting_near_the_limit_never_escapes() -> None:
             body = b"[" * d + inner + b"]" * d
             with contextlib.suppress(PayloadError):  # anything else fails the test
                 OPEN.verify(body, {})
+
+
+def test_the_path_of_a_deep_problem_is_cut_short() -> None:
+    # A repeated key 400 objects deep: the path would be as long as the body, in the
+    # answer and the log line; its two ends are kept.
+    body = ('{"k":' * 400 + '{"a":1,"a":2}' + "}" * 400).encode()
+    with pytest.raises(PayloadError) as info:
+        parse_json(body)
+    assert info.value.path is not None
+    assert len(info.value.path) <= 201
+    assert info.value.path.startswith("$.k.k")
+    assert info.value.path.endswith(".k.k")
+    assert len(str(info.value)) < 300

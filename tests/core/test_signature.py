@@ -218,3 +218,20 @@ def test_only_the_canonical_base64_of_32_bytes_is_a_signature(last: str) -> None
     canonical = base64.b64encode(base64.b64decode(value)).decode() == value
     assert (decode_signature(value) is not None) == canonical
     assert (decode_signature(value[:43]) is not None) == canonical
+
+
+def test_a_compact_body_is_hashed_once_when_its_signature_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its compact candidate is the body itself, already tried as raw: not hashed again.
+    import descope_audit_hook._signature as signature
+
+    hashed: list[bytes] = []
+    real = signature.hmac_digest
+
+    def counting(secret: bytes, message: bytes | memoryview) -> bytes:
+        hashed.append(bytes(message))
+        return real(secret, message)
+
+    monkeypatch.setattr(signature, "hmac_digest", counting)
+    body = b'[{"action":"A","occurred":1,"data":{"a":"<b>"}}]'
+    assert signature.find_signed(body, b"\0" * 32, [b"k"]) is None
+    assert hashed == [body, body.replace(b"<", b"\\u003c").replace(b">", b"\\u003e")]
