@@ -98,7 +98,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("invalid_csrf", 403, "Forbidden", SERVE,
               "a login or logout form whose CSRF value is missing, expired or wrong, or a cross-site form"),
     ErrorCode("page_token_required", 403, "Forbidden", SERVE,
-              "the audit page without `--page-token`, from a client or on a server not on loopback"),
+              "the audit page without `--page-token`, from a client, for a `Host` or on a server not on loopback"),
     ErrorCode("not_found", 404, "NotFound", SERVE,
               "no such path"),
     ErrorCode("request_timeout", 408, "RequestTimeout", SERVE,

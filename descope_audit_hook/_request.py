@@ -11,7 +11,8 @@ and answered with :func:`error_response`: the one JSON error answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from ._auth import BearerToken
@@ -28,6 +29,7 @@ __all__ = [
     "error_body",
     "error_response",
     "incomplete_body",
+    "reading_body",
     "require_sync",
 ]
 
@@ -64,6 +66,23 @@ def incomplete_body() -> VerificationError:
     or sent less than it declared (400).
     """
     return log_rejection(VerificationError("request body could not be read", code="incomplete_body"))
+
+
+@contextmanager
+def reading_body(*, keep: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Around a synchronous read of the body: any failure to read it is :func:`incomplete_body` (400).
+
+    The client went away, sent less than it declared or a broken chunked encoding (gunicorn's
+    ``InvalidChunkSize`` is no ``OSError``), the framework gave up: whatever the server raises,
+    a stranger's request is never a 500. Our own errors (the 413) pass, as do the exception
+    types in ``keep``, which the caller answers itself (a read timeout as a 408).
+    """
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, (VerificationError, *keep)):
+            raise
+        raise incomplete_body() from None
 
 
 def require_sync(verifier: Verifier, where: str) -> Verifier:

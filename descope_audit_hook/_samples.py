@@ -244,9 +244,17 @@ def make_delivery(
         body, signed = signed_string(payload, signed_form)
     headers = {"Content-Type": "application/json"}
     if auth is not None:
-        headers.update(auth.connector_headers())
+        _merge(headers, auth.connector_headers())
     if required_headers:
-        headers.update(required_headers)
+        _merge(headers, required_headers)
     if hmac_secret is not None:
-        headers[SIGNATURE_HEADER] = sign(signed, hmac_secret)
+        _merge(headers, {SIGNATURE_HEADER: sign(signed, hmac_secret)})
     return Delivery(body, headers)
+
+
+def _merge(headers: dict[str, str], more: Mapping[str, str]) -> None:
+    """``headers.update(more)`` where names differ only in case: each header is sent once, the later value."""
+    for name, value in more.items():
+        for known in [known for known in headers if known.lower() == name.lower()]:
+            del headers[known]
+        headers[name] = value

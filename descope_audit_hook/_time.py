@@ -6,7 +6,17 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["EPOCH", "MAX_MS", "MIN_MS", "from_iso", "ms_of", "occurred_from_ms", "utc_datetimes"]
+__all__ = [
+    "EPOCH",
+    "MAX_MS",
+    "MIN_MS",
+    "from_iso",
+    "iso_text",
+    "ms_of",
+    "occurred_from_ms",
+    "utc_datetimes",
+    "utc_text",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
@@ -19,6 +29,22 @@ _FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
 def occurred_from_ms(ms: int) -> datetime:
     """Exact conversion (no float rounding) of epoch milliseconds to an aware UTC datetime."""
     return EPOCH + timedelta(milliseconds=ms)
+
+
+def utc_text(ms: int, timespec: str = "milliseconds", sep: str = "T") -> str:
+    """Epoch milliseconds as ISO-8601 UTC text without a zone: ``2026-06-08T20:18:25.871``.
+
+    ``timespec`` is :meth:`datetime.isoformat`'s (``"minutes"``, ``"seconds"``...) or
+    ``"date"``. Years always have four digits (``0001-01-01``): ``strftime("%Y")`` does not
+    pad them on glibc, and ``1-01-01`` is no date a parser takes back.
+    """
+    moment = occurred_from_ms(ms).replace(tzinfo=None)
+    return moment.date().isoformat() if timespec == "date" else moment.isoformat(sep, timespec)
+
+
+def iso_text(ms: int) -> str:
+    """Epoch milliseconds as ISO-8601 UTC text with milliseconds and ``Z``: ``2026-06-08T20:18:25.871Z``."""
+    return utc_text(ms) + "Z"
 
 
 def utc_datetimes(ms: Iterable[int]) -> Iterator[datetime]:

@@ -38,7 +38,7 @@ from ._claim import Claim
 from ._claim_rules import check_store
 from ._dedupe import DedupeStore
 from ._errors import ConfigurationError, PayloadTooLarge, RetryLater, VerificationError, missing_framework
-from ._request import WebhookRequest, error_response, incomplete_body, require_sync
+from ._request import WebhookRequest, error_response, reading_body, require_sync
 from ._settings_loader import load_verifier, prefixed
 from ._verifier import Verifier, log_rejection
 
@@ -74,16 +74,13 @@ def _verified(verifier: Verifier) -> AuditBatch:
     """The current request, verified: method, size, credentials, signature, payload."""
     incoming = WebhookRequest(verifier, request.method, request.environ.get("CONTENT_LENGTH"))
     try:
-        incoming.read(request.stream.read)
+        # werkzeug's ClientDisconnected (the body ended early), a broken connection, the
+        # server's own error: the body could not be read, a 400, not a 500.
+        with reading_body(keep=(RequestEntityTooLarge,)):
+            incoming.read(request.stream.read)
     except RequestEntityTooLarge:
         # Flask's own MAX_CONTENT_LENGTH, when it is lower than ours.
         raise log_rejection(PayloadTooLarge("body larger than the server accepts")) from None
-    except VerificationError:
-        raise
-    except Exception:
-        # werkzeug's ClientDisconnected (the body ended early), a broken connection, the
-        # server's own error: the body could not be read, a 400, not a 500.
-        raise incomplete_body() from None
     return incoming.finish(request.headers)
 
 

@@ -13,7 +13,7 @@ import ipaddress
 import math
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn, TypeAlias
@@ -26,6 +26,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "argv_problem",
+    "check_header",
     "count",
     "error",
     "escape_controls",
@@ -34,6 +35,7 @@ __all__ = [
     "port",
     "positive_int",
     "read_bytes",
+    "refuse_reserved",
     "safe_text",
     "seconds",
     "stop_on_sigterm",
@@ -128,18 +130,32 @@ def parse_header_option(value: str, option: str = "--header") -> tuple[str, str]
     The messages never repeat the argument: a header value may be a secret.
     """
     name, sep, rest = value.partition(":")
-    name = name.strip()
-    usage = f"{option} must look like NAME:VALUE"
     if not sep:
-        raise UsageError(f"{usage}; the argument has no ':'")
+        raise UsageError(f"{option} must look like NAME:VALUE; the argument has no ':'")
+    return check_header(name.strip(), rest.strip(" \t"), option)
+
+
+def check_header(name: str, value: str, where: str) -> tuple[str, str]:
+    """``(name, value)`` if they can be sent as a header: a non-empty token, a value without
+    control characters (tab aside); else a :class:`UsageError` naming ``where`` (never the value).
+    """
+    usage = f"{where} must look like NAME:VALUE"
     if not name:
         raise UsageError(f"{usage}; the name before ':' is empty")
     if not set(name) <= _TOKEN:
         raise UsageError(f"{usage}; the name before ':' is not a valid HTTP header name")
-    rest = rest.strip(" \t")
-    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in rest):
-        raise UsageError(f"{option} {name}: the value must not contain control characters")
-    return name, rest
+    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
+        raise UsageError(f"{where} {name}: the value must not contain control characters")
+    return name, value
+
+
+def refuse_reserved(names: Iterable[str], reserved: Iterable[str], what: str, why: str) -> None:
+    """A :class:`UsageError` if a header name is one of ``reserved``, in any case: ``what`` cannot
+    set it, ``why``. A second spelling would send the header twice."""
+    refused = {name.lower() for name in reserved}
+    for name in names:
+        if name.lower() in refused:
+            raise UsageError(f"{what} cannot set {name}: {why}")
 
 
 def read_bytes(path: str) -> bytes:

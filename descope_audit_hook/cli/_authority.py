@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
+from descope_audit_hook._setting_kinds import parse_int
+
 __all__ = ["AuthorizationServer"]
 
 
@@ -75,9 +77,8 @@ def _token_handler(authority: AuthorizationServer) -> type[BaseHTTPRequestHandle
             """Quiet: the demo's table says what happened."""
 
         def do_POST(self) -> None:
-            length = self.headers.get("Content-Length", "0")
-            size = int(length) if length.isdigit() and int(length) <= 65_536 else -1
-            if self.path != "/token" or size < 0:
+            size = parse_int(self.headers.get("Content-Length", "0"), 0, 65_536)
+            if self.path != "/token" or size is None:
                 status, answer = 400, {"error": "invalid_request"}
             else:
                 form = parse_qs(self.rfile.read(size).decode("latin-1"))

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._args import UsageError
+from ._args import UsageError, refuse_reserved
 
-__all__ = ["Response", "SendError", "Target", "parse_url", "request", "shown_url"]
+__all__ = ["RESERVED", "Response", "SendError", "Target", "parse_url", "request", "shown_url"]
+
+#: Headers :func:`request` sets itself (the body's framing): no other header may set them, in any spelling.
+RESERVED = frozenset({"content-length", "transfer-encoding"})
 
 _MAX_RESPONSE = 1_048_576
 
@@ -31,7 +34,6 @@ class Response:
     status: int
     reason: str
     body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -120,6 +122,7 @@ def request(
     from descope_audit_hook import __version__
 
     url_parts = parse_url(url)
+    refuse_reserved(headers, RESERVED, "a header", "the request sets it from the body")
     host, port, where = url_parts.host, url_parts.port, url_parts.where
     connection: http.client.HTTPConnection
     if url_parts.scheme == "https":
@@ -131,18 +134,17 @@ def request(
     target = url_parts.target
     # Header values leave as UTF-8 bytes, as Go's net/http (Descope's connector) sends a
     # string: http.client would encode them as latin-1 and fail on anything beyond it.
-    sent: dict[str, bytes] = {
-        "User-Agent": f"descope-audit-hook/{__version__} (connector emulator)".encode(),
-        **{name: value.encode("utf-8") for name, value in headers.items()},
-        "Content-Length": str(len(body)).encode(),
-    }
+    sent: dict[str, bytes] = {name: value.encode("utf-8") for name, value in headers.items()}
+    if not any(name.lower() == "user-agent" for name in sent):
+        sent["User-Agent"] = f"descope-audit-hook/{__version__} (connector emulator)".encode()
+    sent["Content-Length"] = str(len(body)).encode()
     try:
         # The server may have answered early (a 413) and stopped reading: its answer counts.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.request(method, target, body=body, headers=sent)
         answer = connection.getresponse()
         data = answer.read(_MAX_RESPONSE)
-        return Response(answer.status, answer.reason, data, tuple(answer.getheaders()))
+        return Response(answer.status, answer.reason, data)
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or "certificate verify failed"
         raise SendError(

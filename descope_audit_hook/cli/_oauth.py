@@ -21,8 +21,8 @@ from descope_audit_hook._auth import Auth, BearerToken
 from descope_audit_hook._errors import ConfigurationError
 from descope_audit_hook._settings import PREFIX, setting
 
-from ._args import UsageError, parse_header_option, safe_text
-from ._client import Response, SendError, parse_url, request, shown_url
+from ._args import UsageError, parse_header_option, refuse_reserved, safe_text
+from ._client import RESERVED, Response, SendError, parse_url, request, shown_url
 from ._config import add_option, found_in
 
 __all__ = ["Grant", "TokenRequest", "add_oauth_options", "fetch_bearer", "fetch_token", "token_request"]
@@ -144,10 +144,8 @@ def fetch_bearer(token: TokenRequest, *, trust_any_certificate: bool = False, ti
         raise UsageError("the auth style must be header or body")
     if not token.client_id or not token.client_secret.strip():
         raise UsageError("the client id and the client secret must not be empty")
-    reserved = {"content-type", "content-length"} | ({"authorization"} if token.auth_style == "header" else set())
-    for name in token.headers:
-        if name.lower() in reserved:
-            raise UsageError(f"a token request header cannot set {name}: the grant sets it")
+    reserved = {"content-type", *RESERVED} | ({"authorization"} if token.auth_style == "header" else set())
+    refuse_reserved(token.headers, reserved, "a token request header", "the grant sets it")
     form = {"grant_type": "client_credentials"}
     scope = " ".join(" ".join(token.scopes).split())
     if scope:

@@ -29,8 +29,19 @@ from descope_audit_hook._settings import PREFIX, SETTINGS, settings_of
 from descope_audit_hook._settings_loader import build_auth
 from descope_audit_hook._signature import FORMS, SignedForm
 
-from ._args import PROG, Commands, UsageError, count, error, parse_header_option, safe_text, seconds
-from ._client import parse_url, request, shown_url
+from ._args import (
+    PROG,
+    Commands,
+    UsageError,
+    check_header,
+    count,
+    error,
+    parse_header_option,
+    refuse_reserved,
+    safe_text,
+    seconds,
+)
+from ._client import RESERVED, parse_url, request, shown_url
 from ._config import add_option, found_in
 from ._oauth import add_oauth_options, fetch_token, token_request
 
@@ -115,7 +126,7 @@ def _credentials(args: argparse.Namespace, headers: dict[str, str]) -> tuple[str
         if secret is None:
             secret = found.values.get("HMAC_SECRET", [None])[0]
         for name, value in found.values.get("HEADERS", {}).items():
-            headers.setdefault(name, value)
+            headers.setdefault(*check_header(name, value, f"{PREFIX}HEADERS"))
     return secret, auth
 
 
@@ -123,6 +134,7 @@ def _send(args: argparse.Namespace) -> int:
     parse_url(args.url)  # a bad URL is refused before anything is printed or built
     headers = dict(parse_header_option(item) for item in args.header or ())
     secret, auth = _credentials(args, headers)
+    refuse_reserved(headers, RESERVED, "a header", "the request sets it from the body")
     token = token_request(args)
     if args.file is not None:
         if args.count is not None:
@@ -143,7 +155,7 @@ def _send(args: argparse.Namespace) -> int:
     response = request(
         args.url, body, sent_headers, trust_any_certificate=args.trust_any_certificate, timeout=args.timeout
     )
-    print(f"HTTP {response.status} {response.reason}")
+    print(f"HTTP {response.status} {safe_text(response.reason)}")
     text = safe_text(response.text())
     if text:
         print(text.rstrip("\n"))
@@ -185,6 +197,9 @@ def load_payload(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]]
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{label} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError):
+        # json.loads' own limits: a number of more than 4300 digits, arrays nested thousands deep.
+        raise UsageError(f"{label} is JSON too deeply nested or with a number too long to read") from None
     if isinstance(payload, dict):
         return payload
     if isinstance(payload, list) and all(isinstance(item, dict) for item in payload):

@@ -13,7 +13,7 @@ from descope_audit_hook._events import LISTED, AuditEvent
 from descope_audit_hook._field_kinds import Time
 from descope_audit_hook._settings import PREFIX, setting
 from descope_audit_hook._signature import sign
-from descope_audit_hook._time import occurred_from_ms
+from descope_audit_hook._time import iso_text
 
 from ._args import Commands, UsageError, parse_header_option, read_bytes, safe_text
 from ._config import add_option, add_options, epilog, found_in, verifier_from_args
@@ -91,7 +91,7 @@ def _event_line(event: AuditEvent) -> str:
             continue
         value = row.kind.to_json(getattr(event, row.name))
         if isinstance(row.kind, Time):
-            text = occurred_from_ms(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            text = iso_text(value)
         elif isinstance(value, list):
             text = ",".join(value)
         else:

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from descope_audit_hook._errors import RetryLater, VerificationError
-from descope_audit_hook._request import WebhookRequest, error_response, incomplete_body
+from descope_audit_hook._request import WebhookRequest, error_response, reading_body
 from descope_audit_hook._verifier import Verifier
 
 __all__ = ["answer", "error", "in_worker_thread", "received", "status"]
@@ -25,14 +25,10 @@ def _read(request: HttpRequest, incoming: WebhookRequest) -> None:
         # length 0 and would hand us nothing; a server that sets wsgi.input_terminated
         # (gunicorn) has de-chunked the body and ends the stream itself, so read it there.
         read = stream.read
-    try:
+    # UnreadablePostError (the client went away), the server's own error for a body
+    # shorter than its Content-Length: the body could not be read, a 400, not a 500.
+    with reading_body():
         incoming.read(read)
-    except VerificationError:
-        raise
-    except Exception:
-        # UnreadablePostError (the client went away), the server's own error for a body
-        # shorter than its Content-Length: the body could not be read, a 400, not a 500.
-        raise incomplete_body() from None
     # HttpRequest.body is the cached ``_body`` once it was read; we read the stream
     # ourselves (bounded, which ``.body`` is not under ASGI), so hand the view the same
     # bytes instead of RawPostDataException.

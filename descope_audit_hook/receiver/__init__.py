@@ -12,7 +12,7 @@ Run it with ``descope-audit-hook serve`` or under any WSGI server, configured by
     gunicorn 'descope_audit_hook.receiver:create_app()'
 
 Only ``Host`` names of loopback (and those you allow) are served; without an access token
-the page is shown only to loopback clients. See docs/cli.md.
+the page is shown only to loopback clients asking for a loopback name. See docs/cli.md.
 """
 
 from ._access import PageAccess

@@ -5,8 +5,10 @@ DNS rebinding: a web page on ``attacker.example`` whose name is made to resolve 
 browser knows. Its requests carry ``Host: attacker.example``, so every route answers
 only an allowed ``Host`` (loopback names, the bound address, what the operator adds).
 
-Without an access token the page and its data are shown only to loopback clients, and
-not at all when the server listens on another address. With one, a client shows it as
+Without an access token the page and its data are shown only to loopback clients that
+name a loopback ``Host``, and not at all when the server listens on another address. The
+``Host`` matters behind a reverse proxy on the same machine: every visitor then connects
+from 127.0.0.1, but asks for the public name, and a public name needs a token. With one, a client shows it as
 ``Authorization: Bearer <token>`` or logs in once through a form: the cookie then holds
 a random session id (the database keeps only its SHA-256, tied by an HMAC to the token
 that opened it, so a token taken out of the configuration ends its sessions), HttpOnly,
@@ -121,7 +123,9 @@ class PageAccess:
     def authorize(self, environ: Environ, store: EventStore) -> Grant:
         """Let a request see the page or its data, or raise a :class:`VerificationError` (401, 403)."""
         if self._bearer is None:
-            if not self.local_only or not is_loopback(str(environ.get("REMOTE_ADDR", ""))):
+            name = host_name(str(environ.get("HTTP_HOST", "")))
+            local = is_loopback(str(environ.get("REMOTE_ADDR", ""))) and name is not None and is_loopback(name)
+            if not (self.local_only and local):
                 raise _forbidden()
             return Grant()
         found = collect(request_headers(environ), frozenset({"authorization"}))
@@ -230,8 +234,8 @@ def _configured_host(value: str) -> str:
 
 def _forbidden() -> Forbidden:
     return Forbidden(
-        "without an access token the audit page is shown only to loopback clients of a server "
-        "listening on loopback; set --page-token (DESCOPE_AUDIT_PAGE_TOKEN)",
+        "without an access token the audit page is shown only to loopback clients asking for a loopback "
+        "name of a server listening on loopback; set --page-token (DESCOPE_AUDIT_PAGE_TOKEN)",
         code="page_token_required",
     )
 

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -196,7 +197,7 @@ class AuditReceiver:
             return done
         csrf, cookie = self.access.login_form_cookie(environ)
         failed = html_response(401, render_login(csrf, failed=True), [cookie])
-        return Response(failed.status, failed.headers, failed.body, "login_failed", failed.cookies)
+        return replace(failed, note="login_failed")
 
     def _receive(self, incoming: WebhookRequest, environ: Environ) -> Response:
         read_body(environ, incoming)

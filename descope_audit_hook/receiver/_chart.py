@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from descope_audit_hook._time import occurred_from_ms
+from descope_audit_hook._time import utc_text
 
 from ._filter import LAST_MS, SEVERITIES, EventFilter
 from ._store import EventStore
@@ -79,8 +79,8 @@ def build_chart(store: EventStore, selection: EventFilter) -> Chart | None:
 
 
 def _label(ms: int, width: int) -> str:
-    moment = occurred_from_ms(min(ms, LAST_MS))  # the last slot may end past the year 9999
-    return moment.strftime("%Y-%m-%d %H:%M" if width < DAY else "%Y-%m-%d")
+    # The last slot may end past the year 9999.
+    return utc_text(min(ms, LAST_MS), "minutes" if width < DAY else "date", sep=" ")
 
 
 def render_chart(chart: Chart) -> str:

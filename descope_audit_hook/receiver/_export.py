@@ -86,7 +86,8 @@ def export_chunks(kind: str, events: Generator[dict[str, Any], None, None]) -> G
     try:
         for text in lines:
             if text:
-                # A lone surrogate (a JSON escape in the data) cannot stop the export midway.
+                # Stored data holds no unpaired surrogate (the core refuses them, a 400); should
+                # one appear anyway, it cannot stop the export midway.
                 yield text.encode("utf-8", "backslashreplace")
     finally:
         events.close()

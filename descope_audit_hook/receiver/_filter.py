@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode
 
 from descope_audit_hook._errors import PayloadError
 from descope_audit_hook._setting_kinds import parse_int
-from descope_audit_hook._time import MAX_MS, MIN_MS, ms_of, occurred_from_ms
+from descope_audit_hook._time import MAX_MS, MIN_MS, ms_of, utc_text
 
 __all__ = ["FIRST_MS", "LAST_MS", "MAX_PER_PAGE", "PER_PAGE", "SEVERITIES", "EventFilter", "time_text"]
 
@@ -24,7 +24,11 @@ SEVERITIES = ("info", "warn", "error")
 
 # What an <input type="datetime-local"> sends (taken as UTC, the page's time zone), an ISO
 # 8601 date, or a date-time with Z or an offset. Checked before fromisoformat, which takes more.
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+# A "+" typed in a URL arrives as a space (form encoding): " 02:00" is the offset "+02:00".
+_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(?P<zone>Z|[+ -]\d{2}:\d{2})?)?"
+)
 _TEXT_LIMIT = 200
 #: The range of ``occurred`` the core accepts, in epoch milliseconds: 0001-01-01 to 9999-12-31 (UTC).
 FIRST_MS = MIN_MS
@@ -38,10 +42,13 @@ def _invalid(message: str) -> PayloadError:
 def _time_ms(name: str, text: str) -> int | None:
     if not text:
         return None
-    if not _TIME.fullmatch(text):
+    parts = _TIME.fullmatch(text)
+    if parts is None:
         raise _invalid(f"{name} must be a date or date-time such as 2026-06-08T20:15 (UTC unless an offset is given)")
+    date, time, zone = parts.group("date", "time", "zone")
+    iso = date if time is None else f"{date}T{time}{(zone or '').replace(' ', '+')}"
     try:
-        moment = datetime.fromisoformat(text.replace(" ", "T"))
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         raise _invalid(f"{name} is not a valid date or date-time") from None
     if moment.tzinfo is None:
@@ -56,10 +63,9 @@ def time_text(ms: int | None) -> str:
     """A bound as an ``<input type="datetime-local">`` value (UTC); ``""`` for none."""
     if ms is None:
         return ""
-    moment = occurred_from_ms(ms)
     if ms % 60_000 == 0:
-        return moment.strftime("%Y-%m-%dT%H:%M")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms % 1000:03d}" if ms % 1000 else "")
+        return utc_text(ms, "minutes")
+    return utc_text(ms, "milliseconds" if ms % 1000 else "seconds")
 
 
 @dataclass(frozen=True)

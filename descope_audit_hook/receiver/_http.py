@@ -10,7 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from descope_audit_hook._errors import VerificationError
-from descope_audit_hook._request import WebhookRequest, incomplete_body
+from descope_audit_hook._request import WebhookRequest, reading_body
 from descope_audit_hook._request import error_response as error_answer
 
 __all__ = [
@@ -88,15 +88,14 @@ def status_line(code: int) -> str:
         return f"{code} Unknown"
 
 
-def json_response(
-    code: int, payload: Mapping[str, Any], note: str = "", extra: Iterable[tuple[str, str]] = ()
-) -> Response:
+def json_response(code: int, payload: Mapping[str, Any], note: str = "") -> Response:
     body = json.dumps(payload, ensure_ascii=True).encode("ascii")
-    return Response(code, [("Content-Type", "application/json"), *extra, *SECURITY_HEADERS], body, note)
+    return Response(code, [("Content-Type", "application/json"), *SECURITY_HEADERS], body, note)
 
 
 def html_response(code: int, page: str, cookies: Iterable[str] = ()) -> Response:
-    # "backslashreplace": a lone surrogate from a JSON escape in the data cannot break the page.
+    # The core refuses unpaired surrogates (a 400), so stored data holds none; "backslashreplace"
+    # only keeps a mistake elsewhere from turning the page into a 500.
     body = page.encode("utf-8", "backslashreplace")
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", CSP), *SECURITY_HEADERS]
     return Response(code, headers, body, cookies=list(cookies))
@@ -126,14 +125,13 @@ def request_headers(environ: Environ) -> list[tuple[str, str]]:
 @contextmanager
 def _reading() -> Iterator[None]:
     """A read of ``wsgi.input`` that times out (the server's request deadline) is a 408; any
-    other failure to read (the client went away) a 400.
+    other failure to read (:func:`reading_body`) a 400.
     """
     try:
-        yield
+        with reading_body(keep=(TimeoutError,)):
+            yield
     except TimeoutError:
         raise RequestTimeout("the request was not received in time") from None
-    except OSError:
-        raise incomplete_body() from None
 
 
 def read_body(environ: Environ, incoming: WebhookRequest) -> None:

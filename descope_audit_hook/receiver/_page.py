@@ -9,7 +9,7 @@ from typing import Any
 
 from descope_audit_hook._events import LISTED, EventField
 from descope_audit_hook._field_kinds import Mapped, Texts, Time, Word
-from descope_audit_hook._time import occurred_from_ms
+from descope_audit_hook._time import utc_text
 
 from ._chart import Chart, render_chart
 from ._filter import PER_PAGE, SEVERITIES, EventFilter, time_text
@@ -77,8 +77,7 @@ def _document(title: str, body: str) -> str:
 
 
 def _time_text(ms: int) -> str:
-    occurred = occurred_from_ms(ms)
-    return occurred.strftime("%Y-%m-%d %H:%M:%S") + f".{ms % 1000:03d} UTC"
+    return utc_text(ms, sep=" ") + " UTC"
 
 
 def _options(values: Iterable[str], selected: str, blank: str) -> str:

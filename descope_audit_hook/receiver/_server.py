@@ -13,9 +13,9 @@ Writing the response has its own per-write timeout (``request_timeout`` again).
 from __future__ import annotations
 
 import io
-import json
 import logging
 import socket
+import sys
 import threading
 import time
 from socketserver import ThreadingMixIn
@@ -23,8 +23,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from descope_audit_hook._errors import ConfigurationError
+from descope_audit_hook._request import error_body
 
 from ._app import AuditReceiver
+from ._http import log_text
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_REQUEST_TIMEOUT", "make_server"]
 
@@ -37,7 +39,7 @@ _CHUNK = 65_536
 
 
 def _plain_answer(status: str, code: str, message: str, extra: str = "") -> bytes:
-    body = json.dumps({"error": code, "message": message}).encode("ascii")
+    body = error_body(code, message)
     head = (
         f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         f"{extra}Connection: close\r\n\r\n"
@@ -119,6 +121,15 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         finally:
             self.slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed outside the application (the client reset it while its
+        headers were read): one line in the receiver's log, not socketserver's traceback on stderr."""
+        failure = sys.exc_info()[1]
+        reason = type(failure).__name__
+        if isinstance(failure, OSError) and failure.strerror:
+            reason += f": {failure.strerror}"
+        logger.info('%s "-" connection failed (%s)', log_text(str(client_address[0])), log_text(reason))
+
 
 class _RequestHandler(WSGIRequestHandler):
     server: _ThreadingWSGIServer
@@ -134,13 +145,22 @@ class _RequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """The application logs one line per request itself."""
 
+    def log_message(self, format: str, *args: Any) -> None:
+        """wsgiref's own lines (``code 400, message Bad request syntax (...)`` for a request it
+        refused before the application saw it) go to the receiver's log as one escaped line,
+        without what they quote of the request line: its query string may carry a token."""
+        text = (format % args).split(" (", 1)[0]
+        logger.info('%s "-" %s', log_text(str(self.client_address[0])), log_text(text))
+
     def handle(self) -> None:
         try:
             super().handle()
         except TimeoutError:
             # The request line or the headers did not arrive in time (a late body is the
-            # application's 408), or the client stopped reading the answer. Answer if nothing
-            # was sent yet, and let the lingering close below end it.
+            # application's 408; wsgiref's handler catches a timeout while the application's
+            # answer is written), or the client stopped reading the error wsgiref answers to a
+            # malformed request. Answer if nothing was sent yet, and let the lingering close
+            # below end it.
             if self.writer.written:
                 return
             try:

@@ -14,11 +14,11 @@ from descope_audit_hook._batch import AuditBatch
 from descope_audit_hook._errors import ConfigurationError
 from descope_audit_hook._events import FIELDS, LISTED, AuditEvent
 from descope_audit_hook._field_kinds import Time
-from descope_audit_hook._time import occurred_from_ms
+from descope_audit_hook._time import iso_text
 
 from ._filter import EventFilter
 
-__all__ = ["EventStore", "event_dict", "iso_text"]
+__all__ = ["EventStore", "event_dict"]
 
 # The event's own columns come from the table of its fields (descope_audit_hook._events).
 _STORED = tuple(row for row in FIELDS if row.column)
@@ -229,11 +229,6 @@ def event_dict(row: sqlite3.Row, *, raw: bool = True) -> dict[str, Any]:
     shown["signedForm"] = row["signed_form"]
     shown["receivedAt"] = row["received_at"]
     return shown
-
-
-def iso_text(ms: int) -> str:
-    """Epoch milliseconds as ISO-8601 UTC text with milliseconds: ``2026-06-08T20:18:25.871Z``."""
-    return occurred_from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # (column, name in the listing, field): the fields as listings show them.

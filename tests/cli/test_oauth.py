@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -227,6 +229,8 @@ GRANT = ["--oauth-token-url", "http://127.0.0.1:9/token", "--client-id", "x", "-
         ([*GRANT, "--bearer-token", "t"], "choose one authentication type"),
         ([*GRANT, "--token-header", "authorization: Basic eA=="], "cannot set authorization"),
         ([*GRANT, "--token-header", "Content-Type: application/json"], "cannot set Content-Type"),
+        ([*GRANT, "--token-header", "content-LENGTH: 0"], "cannot set content-LENGTH"),
+        ([*GRANT, "--token-header", "Transfer-Encoding: chunked"], "cannot set Transfer-Encoding"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -347,6 +351,26 @@ def test_the_demos_token_endpoint_follows_the_grant() -> None:
             authority.validate("never-issued")
     finally:
         authority.server.server_close()
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"-1", b"65537", b"1e3"])  # "\xb2" is "²" in latin-1
+def test_the_demos_token_endpoint_answers_a_bad_content_length_with_400(length: bytes) -> None:
+    from descope_audit_hook.cli._authority import AuthorizationServer
+
+    authority = AuthorizationServer()
+    thread = threading.Thread(target=authority.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = authority.server.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + length + b"\r\n\r\n")
+            answer = sock.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.0 400 "), answer[:100]
+        assert answer.endswith(b'{"error": "invalid_request"}')
+    finally:
+        authority.server.shutdown()
+        authority.server.server_close()
+        thread.join(timeout=10)
 
 
 class _AnyInt:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import io
 import json
 import ssl
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler
+from wsgiref.simple_server import make_server as make_wsgi_server
 
 import pytest
 
@@ -45,6 +50,17 @@ def test_send_a_file_that_is_not_json_is_bad_usage(tmp_path: Path) -> None:
     result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
     assert result.returncode == 2
     assert f"{path} is not JSON" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "1" * 5000, "[" + "9" * 5000 + "]"])
+def test_send_a_json_file_beyond_the_parsers_limits_is_bad_usage(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "events.json"
+    path.write_text(text)
+    result = run_cli(["send", "http://127.0.0.1:9/", "--file", str(path)])
+    assert result.returncode == 2
+    message = f"{path} is JSON too deeply nested or with a number too long to read"
+    assert result.stderr == f"descope-audit-hook: error: {message}\n"
     assert result.stdout == ""
 
 
@@ -132,6 +148,92 @@ def test_send_from_env_and_stdin(
 def test_send_usage_errors_return_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["send", "http://127.0.0.1:9/", *args]) == 2
     assert capsys.readouterr().err.startswith("descope-audit-hook: error: ")
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ('{"x-env": "a\\r\\nInjected: 1"}', "DESCOPE_AUDIT_HEADERS x-env: the value must not contain control"),
+        ('{"x-env": "a\\u0000"}', "DESCOPE_AUDIT_HEADERS x-env: the value must not contain control"),
+        ('{"bad name": "a"}', "DESCOPE_AUDIT_HEADERS must look like NAME:VALUE"),
+        ('{"": "a"}', "DESCOPE_AUDIT_HEADERS must look like NAME:VALUE"),
+        ('{"Content-Length": "0"}', "a header cannot set Content-Length"),
+    ],
+)
+def test_send_from_env_checks_the_static_headers_as_the_option_does(
+    headers: str, message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESCOPE_AUDIT_HEADERS", headers)
+    assert main(["send", f"http://127.0.0.1:{free_port()}/", "--from-env"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"descope-audit-hook: error: {message}")
+    assert captured.err.count("\n") == 1
+    assert "Injected" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "header", ["content-length:0", "Content-Length: 5", "CONTENT-LENGTH:0", "transfer-encoding:chunked"]
+)
+def test_send_refuses_a_header_that_frames_the_body(header: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", f"http://127.0.0.1:{free_port()}/", "--header", header]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"descope-audit-hook: error: a header cannot set {header.partition(':')[0]}: "
+        "the request sets it from the body\n"
+    )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_send_sends_each_header_once_whatever_the_case_of_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        seen.append(environ)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    # wsgiref joins a repeated header with ",": a second spelling would show.
+    with serving(make_wsgi_server("127.0.0.1", 0, app, handler_class=_QuietHandler)) as port:
+        args = ["send", f"http://127.0.0.1:{port}/", "--bearer-token", BEARER_TOKEN, "--count", "1"]
+        headers = ["user-agent:agent-x", "authorization:Bearer other", "content-type:application/json; charset=utf-8"]
+        assert main([*args, *(f"--header={h}" for h in headers)]) == 0
+    capsys.readouterr()
+    assert seen[0]["HTTP_USER_AGENT"] == "agent-x"
+    assert seen[0]["HTTP_AUTHORIZATION"] == "Bearer other"
+    assert seen[0]["CONTENT_TYPE"] == "application/json; charset=utf-8"
+
+
+class _HostileReason(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200, "O\x1b[2JK\x9b")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_the_reason_phrase_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileReason)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert main(["send", f"http://127.0.0.1:{server.server_address[1]}/", "--count", "1"]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    out = capsys.readouterr().out
+    assert "HTTP 200 O\\x1b[2JK\\x9b\n" in out
+    assert "\x1b" not in out
+    assert "\x9b" not in out
 
 
 def test_sender_helpers() -> None:

@@ -104,6 +104,21 @@ def test_a_lying_or_absent_length_is_cut_off_at_the_limit() -> None:
     assert refused(lambda: pushed.feed(b"x" * 5001)).status_code == 413
 
 
+def test_reading_body_turns_any_failure_to_read_into_incomplete_body() -> None:
+    from descope_audit_hook._request import reading_body
+
+    for failure in (ConnectionResetError(), ValueError("invalid chunk size"), RuntimeError()):
+        with pytest.raises(VerificationError) as caught, reading_body():
+            raise failure
+        assert (caught.value.status_code, caught.value.code) == (400, "incomplete_body")
+    with pytest.raises(TimeoutError), reading_body(keep=(TimeoutError,)):
+        raise TimeoutError  # the caller answers it itself
+    too_large = WebhookRequest(Verifier(HMAC_SECRET, max_body_bytes=1), "POST", None)
+    with pytest.raises(VerificationError) as caught, reading_body():
+        too_large.feed(b"ab")  # our own error passes as it is
+    assert caught.value.status_code == 413
+
+
 def test_less_than_declared_is_an_incomplete_body_not_a_signature_failure() -> None:
     body, headers = delivery()
     incoming = WebhookRequest(verifier(), "POST", len(body))

@@ -95,6 +95,20 @@ def test_without_a_token_a_non_loopback_server_shows_no_page_at_all(tmp_path: Pa
     assert deliver(app, remote="203.0.113.5").json()["stored"] == 1
 
 
+@pytest.mark.parametrize("path", PAGE_ROUTES)
+def test_without_a_token_a_public_name_is_refused_even_from_loopback(tmp_path: Path, path: str) -> None:
+    # Behind a reverse proxy on the same machine every visitor connects from 127.0.0.1,
+    # asking for the public name: that name needs a token.
+    app = app_with(tmp_path, PageAccess((), ["audit.example.com"]))
+    for remote in ("127.0.0.1", "::1"):
+        reply = call(app, path=path, host="audit.example.com", remote=remote)
+        assert (reply.code, reply.json()["error"]) == (403, "page_token_required")
+        assert b"fingerprint" not in reply.body
+    assert call(app, path=path, host="localhost:8000").code == 200
+    # The webhook answers the public name as before.
+    assert deliver(app, host="audit.example.com").json()["stored"] == 1
+
+
 # --- with a token ------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ class Counting(io.RawIOBase):
 
 
 class Broken(io.RawIOBase):
-    def __init__(self, error: OSError) -> None:
+    def __init__(self, error: Exception) -> None:
         self.error = error
 
     def read(self, size: int = -1) -> bytes:
@@ -107,8 +107,14 @@ def test_invalid_content_length_is_400(app: AuditReceiver, value: str) -> None:
     assert reply.json()["error"] == "invalid_content_length"
 
 
-def test_a_body_that_cannot_be_read_is_400(app: AuditReceiver) -> None:
-    reply = call(app, "POST", "/descope/audit", stream=Broken(ConnectionResetError()), content_length="100")
+@pytest.mark.parametrize(
+    # The client went away; the server's own error for a broken chunked body (gunicorn's
+    # InvalidChunkSize is a plain Exception, no OSError).
+    "failure",
+    [ConnectionResetError(), ValueError("invalid chunk size"), Exception("the server's own")],
+)
+def test_a_body_that_cannot_be_read_is_400(app: AuditReceiver, failure: Exception) -> None:
+    reply = call(app, "POST", "/descope/audit", stream=Broken(failure), content_length="100")
     assert reply.code == 400
     assert reply.json()["error"] == "incomplete_body"
 

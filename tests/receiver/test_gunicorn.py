@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import sys
 from pathlib import Path
 
@@ -35,8 +37,28 @@ def test_receiver_under_gunicorn_accepts_a_signed_post(tmp_path: Path) -> None:
         assert forged.returncode == 1
         assert '"invalid_signature"' in forged.stdout
         assert get_json(server.url + "/api/events")["total"] == 7
+        # A broken chunk size: gunicorn's InvalidChunkSize, raised while the body is read.
+        status = raw_request(
+            server.host,
+            server.port,
+            b"POST /descope/audit HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        )
+        assert status.startswith(b"HTTP/1.1 400 "), status
         log = server.output()
     assert '"POST /descope/audit" 200' in log
     assert '"POST /descope/audit" 401' in log
+    assert re.search(r'"POST /descope/audit" 400 [0-9]+ incomplete_body', log)
+    assert "Traceback" not in log
     assert "gunicorn-secret" not in log
     assert "gunicorn-key" not in log
+
+
+def raw_request(host: str, port: int, data: bytes) -> bytes:
+    """Send ``data`` as it is; the answer's status line."""
+    with socket.create_connection((host, port), timeout=20) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
+    return answer.partition(b"\r\n")[0]

@@ -8,7 +8,9 @@ measurement: each test asserts what happened (a 408, a 503, a closed connection)
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +130,41 @@ def test_a_rebinding_host_gets_400_from_the_real_server(port: int) -> None:
         assert status_and_json(answer)[0] == status, host
         if status == 400:
             assert status_and_json(answer)[1]["error"] == "invalid_host"
+
+
+def _logged(caplog: pytest.LogCaptureFixture, needle: str) -> str:
+    """The receiver's log line holding ``needle``, once the server's thread wrote it."""
+    given_up = time.monotonic() + GIVE_UP
+    while time.monotonic() < given_up:
+        for record in list(caplog.records):
+            if needle in record.getMessage():
+                return record.getMessage()
+        time.sleep(0.05)
+    raise AssertionError(f"no log line with {needle!r}: {caplog.text}")
+
+
+def test_a_request_wsgiref_refuses_is_one_log_line_without_its_query(
+    port: int, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="descope_audit_hook.receiver")
+    with socket.create_connection(("127.0.0.1", port), timeout=GIVE_UP) as sock:
+        sock.sendall(b"GET /api/events?token=query-secret HTTP/1.1 extra\x1b[2J\r\n\r\n")
+        assert b"Error code: 400" in read_rest(sock)  # wsgiref's own page, before the application
+    line = _logged(caplog, "code 400")
+    assert line == '127.0.0.1 "-" code 400, message Bad request version'
+    assert "query-secret" not in caplog.text
+    assert capfd.readouterr().err == ""
+
+
+def test_a_client_reset_while_its_headers_are_read_is_one_log_line(
+    port: int, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="descope_audit_hook.receiver")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=GIVE_UP)
+    sock.sendall(b"GET /api/events?token=query-secret HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # a reset, the headers unfinished
+    line = _logged(caplog, "connection failed")
+    assert line == '127.0.0.1 "-" connection failed (ConnectionResetError: Connection reset by peer)'
+    assert "query-secret" not in caplog.text
+    assert "Traceback" not in capfd.readouterr().err
