@@ -92,7 +92,8 @@ class AuditReceiver:
                     f"webhook path {path!r} must start with '/' and not be one of the receiver's own paths "
                     f"({', '.join(sorted(ROUTES))})"
                 )
-        self.hooks = dict(hooks)
+        # A WSGI app calls a token validator in the request's thread: an async def one is refused now.
+        self.hooks = {path: require_sync(verifier, "the reference receiver") for path, verifier in hooks.items()}
         self.store = store
         self.claims = SQLiteDedupeStore(store.path)
         self.access = access if access is not None else PageAccess()
@@ -243,8 +244,7 @@ def create_app(
     comma-separated). ``bound_host``: the address the server listens on, when known.
     """
     env = os.environ if environ is None else environ
-    # A WSGI app calls a token validator in the request's thread: an async def one is refused now.
-    verifier = require_sync(Verifier.from_env(env, prefix=prefix), "the reference receiver")
+    verifier = Verifier.from_env(env, prefix=prefix)
     found = read([variables(env, prefix)], settings_of("receiver"), lambda known: prefix + known.name)
     return configured_app(verifier, found.values, bound_host)
 

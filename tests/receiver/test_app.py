@@ -282,3 +282,15 @@ def test_reserved_or_relative_hook_paths_are_refused(tmp_path: Path, path: str) 
 def test_an_unopenable_database_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot open the event database"):
         EventStore(tmp_path / "missing-dir" / "events.db")
+
+
+def test_an_async_token_validator_is_refused_when_the_receiver_is_built(tmp_path: Path) -> None:
+    # The receiver is a WSGI app: it could only fail on the first delivery (a 500).
+    async def validate(token: str) -> dict[str, str]:
+        return {"sub": token}
+
+    verifier = Verifier(HMAC_SECRET, auth=BearerToken(validator=validate))
+    with pytest.raises(ConfigurationError, match="async def token validator"):
+        make_app(verifier, tmp_path / "events.db")
+    with pytest.raises(ConfigurationError, match="async def token validator"):
+        AuditReceiver({"/hook": verifier}, EventStore(tmp_path / "other.db"))
